@@ -1,0 +1,1 @@
+//! sluice-metadata (being built).
