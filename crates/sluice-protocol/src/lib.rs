@@ -3,5 +3,6 @@
 //! versions the broker implements. Nothing here does I/O.
 
 pub mod record_batch;
+pub mod versions;
 
 pub use kafka_protocol;
