@@ -5,6 +5,104 @@
 
 use std::fmt;
 
+mod checkpoint;
+mod epoch_cache;
+mod index;
+mod log;
+mod log_load;
+mod log_read;
+mod manager;
+mod producer_state;
+mod segment;
+
+pub use checkpoint::{
+    read_offset_checkpoint, topic_id_from_base64, topic_id_to_base64, write_offset_checkpoint,
+    MetaProperties,
+};
+pub use epoch_cache::LeaderEpochCache;
+pub use log::Log;
+pub use manager::LogManager;
+pub use producer_state::{ProducerStateManager, SnapshotError};
+
+/// Where an appended batch landed (or, for a duplicate, where the original landed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The broker time stamped on the batch, -1 unless the topic uses LogAppendTime.
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+    /// The batch was a retry of one already in the log; nothing was appended.
+    pub duplicate: bool,
+}
+
+/// The result of [`Log::read`].
+#[derive(Debug, Clone)]
+pub struct ReadInfo {
+    /// Whole batches, concatenated, exactly as stored (possibly empty).
+    pub records: bytes::Bytes,
+    /// Offset of the first batch returned (the one containing the requested offset), or the
+    /// requested offset when nothing was returned.
+    pub first_offset: i64,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
+/// Everything that can go wrong in the log. Variants map to Kafka error codes via
+/// [`LogError::kafka_code`].
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}] of {tp}")]
+    OffsetOutOfRange {
+        tp: String,
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    #[error("out of order sequence for producer {producer_id} of {tp}: got {found}, expected {expected}")]
+    OutOfOrderSequence {
+        tp: String,
+        producer_id: i64,
+        found: i32,
+        expected: i32,
+    },
+    #[error("producer {producer_id} of {tp} is fenced: epoch {found} is older than {current}")]
+    InvalidProducerEpoch {
+        tp: String,
+        producer_id: i64,
+        found: i16,
+        current: i16,
+    },
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(#[from] sluice_protocol::record_batch::BatchError),
+    #[error("record batch of {size} bytes is larger than segment.bytes {segment_bytes}")]
+    RecordBatchTooLarge { size: usize, segment_bytes: u64 },
+    #[error("log dir {dir}: {reason}")]
+    InconsistentLogDir { dir: String, reason: String },
+    #[error("log {0} has been deleted")]
+    Deleted(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}
+
+impl LogError {
+    /// The Kafka error code a response should carry for this error.
+    pub fn kafka_code(&self) -> i16 {
+        match self {
+            LogError::OffsetOutOfRange { .. } => 1,
+            LogError::OutOfOrderSequence { .. } => 45,
+            LogError::InvalidProducerEpoch { .. } => 47,
+            LogError::InvalidBatch(e) => e.kafka_code(),
+            LogError::RecordBatchTooLarge { .. } => 18,
+            LogError::Deleted(_) => 3,
+            LogError::InconsistentLogDir { .. } | LogError::Io(_) => 56, // KAFKA_STORAGE_ERROR
+            LogError::Corrupt(_) => 2,
+        }
+    }
+}
+
 /// A topic partition, named as Kafka names it (`<topic>-<partition>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicPartition {
