@@ -1,1 +1,12 @@
-//! sluice-server (being built).
+//! A Sluice node: listeners and connections speaking the Kafka protocol, request dispatch to
+//! one handler per API, the replica manager over the partition logs, and the metadata image.
+//! `Node::start` brings it up; `Node::shutdown` takes it down gracefully.
+
+pub mod broker;
+pub mod dispatch;
+pub mod handlers;
+pub mod network;
+pub mod node;
+pub mod replica_manager;
+
+pub use node::Node;

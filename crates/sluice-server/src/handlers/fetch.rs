@@ -1,0 +1,186 @@
+//! Fetch: reads whole stored batches from each requested partition below the high watermark,
+//! honouring max_bytes and per-partition max bytes (always at least one batch for the first
+//! partition with data, KIP-74). When fewer than min_bytes are available it becomes a delayed
+//! operation woken by appends to any of its partitions, until max_wait_ms — never polling.
+//! Sessionless per KIP-227: every answer carries session_id 0, which clients treat as "no
+//! session" and keep sending full fetch requests.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sluice_protocol::kafka_protocol::messages::fetch_response::{
+    FetchableTopicResponse, PartitionData,
+};
+use sluice_protocol::kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use sluice_storage::LogError;
+
+use super::str_bytes;
+use crate::dispatch::RequestContext;
+use crate::replica_manager::{codes, log_error_code, Partition};
+
+const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+
+/// One requested partition, resolved once.
+struct Wanted {
+    topic_index: usize,
+    partition: i32,
+    fetch_offset: i64,
+    max_bytes: usize,
+    hosted: Result<Arc<Partition>, i16>,
+}
+
+pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchResponse {
+    let version = ctx.api_version;
+    if request.session_id != 0 {
+        return FetchResponse::default().with_error_code(FETCH_SESSION_ID_NOT_FOUND);
+    }
+    let image = ctx.broker.image();
+    let replicas = &ctx.broker.replicas;
+    let mut topics: Vec<FetchableTopicResponse> = Vec::with_capacity(request.topics.len());
+    let mut wanted = Vec::new();
+    for topic in &request.topics {
+        let (name, missing_code) = if version >= 13 {
+            match image.topic_by_id(&topic.topic_id) {
+                Some(t) => (Some(t.name.clone()), codes::UNKNOWN_TOPIC_ID),
+                None => (None, codes::UNKNOWN_TOPIC_ID),
+            }
+        } else {
+            (Some(topic.topic.0.to_string()), codes::UNKNOWN_TOPIC_OR_PARTITION)
+        };
+        topics.push(
+            FetchableTopicResponse::default()
+                .with_topic(TopicName(str_bytes(name.clone().unwrap_or_default())))
+                .with_topic_id(topic.topic_id),
+        );
+        for p in &topic.partitions {
+            let hosted = name
+                .as_deref()
+                .and_then(|n| replicas.get_by_name(n, p.partition))
+                .ok_or(missing_code);
+            wanted.push(Wanted {
+                topic_index: topics.len() - 1,
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes.max(0) as usize,
+                hosted,
+            });
+        }
+    }
+    let max_bytes = if version >= 3 {
+        request.max_bytes.max(0) as usize
+    } else {
+        usize::MAX
+    };
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    let deadline = tokio::time::Instant::now() + max_wait;
+    // Subscribe before the first read so an append between read and wait is not missed.
+    let mut waiters: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = wanted
+        .iter()
+        .filter_map(|w| w.hosted.as_ref().ok())
+        .map(|p| {
+            let mut rx = p.subscribe();
+            Box::pin(async move {
+                let _ = rx.changed().await;
+            }) as Pin<Box<dyn Future<Output = ()> + Send>>
+        })
+        .collect();
+    loop {
+        let (results, total, errors) = read_all(ctx, &wanted, max_bytes);
+        let done = total >= min_bytes.max(1)
+            || errors
+            || waiters.is_empty()
+            || tokio::time::Instant::now() >= deadline;
+        if done {
+            for (w, data) in wanted.iter().zip(results) {
+                if let Some(t) = topics.get_mut(w.topic_index) {
+                    t.partitions.push(data);
+                }
+            }
+            return FetchResponse::default()
+                .with_session_id(0)
+                .with_responses(topics);
+        }
+        let woke = tokio::time::timeout_at(deadline, any_of(&mut waiters)).await;
+        if woke.is_err() {
+            // Deadline: one last read below returns whatever is there.
+            waiters.clear();
+        }
+    }
+}
+
+/// Completes when any of the futures completes; the completed one is replaced by a pending
+/// future so the set can be awaited again.
+async fn any_of(waiters: &mut [Pin<Box<dyn Future<Output = ()> + Send>>]) {
+    std::future::poll_fn(|cx| {
+        let mut ready = false;
+        for w in waiters.iter_mut() {
+            if w.as_mut().poll(cx).is_ready() {
+                *w = Box::pin(std::future::pending());
+                ready = true;
+            }
+        }
+        if ready {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+fn read_all(
+    ctx: &RequestContext<'_>,
+    wanted: &[Wanted],
+    max_bytes: usize,
+) -> (Vec<PartitionData>, usize, bool) {
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut total = 0usize;
+    let mut errors = false;
+    for w in wanted {
+        let base = PartitionData::default()
+            .with_partition_index(w.partition)
+            .with_high_watermark(-1)
+            .with_last_stable_offset(-1)
+            .with_log_start_offset(-1)
+            .with_preferred_read_replica(BrokerId(-1));
+        let partition = match &w.hosted {
+            Ok(p) => p,
+            Err(code) => {
+                errors = true;
+                out.push(base.with_error_code(*code));
+                continue;
+            }
+        };
+        let hw = partition.high_watermark();
+        let log_start = partition.log.log_start_offset();
+        let base = base
+            .with_high_watermark(hw)
+            .with_last_stable_offset(hw)
+            .with_log_start_offset(log_start);
+        let budget = w.max_bytes.min(max_bytes.saturating_sub(total));
+        let min_one = total == 0;
+        if budget == 0 && !min_one {
+            out.push(base.with_records(Some(Bytes::new())));
+            continue;
+        }
+        match ctx.broker.replicas.read(partition, w.fetch_offset, budget, min_one) {
+            Ok(records) => {
+                total += records.len();
+                out.push(base.with_records(Some(records)));
+            }
+            Err(e) => {
+                errors = true;
+                if !matches!(e, LogError::OffsetOutOfRange { .. }) {
+                    tracing::warn!(partition = %partition.tp, error = %e, "fetch read failed");
+                }
+                out.push(base.with_error_code(log_error_code(&e)));
+            }
+        }
+    }
+    (out, total, errors)
+}
