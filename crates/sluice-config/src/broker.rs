@@ -212,7 +212,7 @@ impl BrokerConfig {
             index_interval_bytes: self.log_index_interval_bytes.max(0) as u64,
             retention_ms: self.log_retention_ms,
             retention_bytes: self.log_retention_bytes,
-            flush_messages: self.log_flush_interval_messages.max(1) as u64,
+            flush_messages: flush_messages(self.log_flush_interval_messages),
             flush_ms: self.log_flush_interval_ms,
             file_delete_delay_ms: self.log_segment_delete_delay_ms,
             max_message_bytes: self.message_max_bytes,
@@ -553,6 +553,15 @@ impl Resolver<'_> {
             ));
         }
         Ok(name)
+    }
+}
+
+/// `flush.messages` for the log: Kafka's `Long.MAX_VALUE` ("never") becomes `u64::MAX`.
+pub(crate) fn flush_messages(n: i64) -> u64 {
+    if n == i64::MAX {
+        u64::MAX
+    } else {
+        n.max(1) as u64
     }
 }
 

@@ -3,7 +3,7 @@
 //! entries for a topic; and the resolved [`LogConfig`] of a topic. An unknown topic config name
 //! is always an error ([`ConfigError::UnknownTopicConfig`]), never silently ignored.
 
-use crate::broker::BrokerConfig;
+use crate::broker::{flush_messages, BrokerConfig};
 use crate::broker_defs::{CLEANUP_POLICIES, COMPRESSION_TYPES, LONG_MAX, TIMESTAMP_TYPES};
 use crate::def::ConfigType::{Boolean, Double, Int, List, Long, String as Str};
 use crate::def::Validator::{
@@ -381,7 +381,7 @@ pub fn topic_log_config(
             "index.interval.bytes" => log.index_interval_bytes = unsigned(),
             "retention.ms" => log.retention_ms = n,
             "retention.bytes" => log.retention_bytes = n,
-            "flush.messages" => log.flush_messages = unsigned(),
+            "flush.messages" => log.flush_messages = flush_messages(n),
             "flush.ms" => log.flush_ms = n,
             "file.delete.delay.ms" => log.file_delete_delay_ms = n,
             "max.message.bytes" => log.max_message_bytes = i32::try_from(n).unwrap_or(i32::MAX),
