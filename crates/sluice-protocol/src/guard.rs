@@ -13,6 +13,13 @@ mod tables_group;
 mod tables_txn;
 mod walker;
 
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_gen;
+#[cfg(test)]
+mod tests_roundtrip;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::Bytes;
@@ -134,20 +141,28 @@ impl GuardError {
     }
 }
 
-/// The api key as kafka-protocol knows it, checked against the version range it decodes.
+/// The api key as kafka-protocol knows it, checked against the version range it decodes. For
+/// covered APIs that is the guard table's range: `ApiKey::valid_versions` claims one version
+/// more than the message decoders accept for OffsetCommit, OffsetFetch and InitProducerId.
 fn check_api(api_key: i16, api_version: i16) -> Result<ApiKey, GuardError> {
     let key = ApiKey::try_from(api_key).map_err(|_| GuardError::UnsupportedApiKey {
         api_key,
         api_version,
         correlation_id: None,
     })?;
-    let range = key.valid_versions();
-    if api_version < range.min || api_version > range.max {
+    let (min, max) = match schema::lookup(api_key) {
+        Some(msg) => (msg.min, msg.max),
+        None => {
+            let range = key.valid_versions();
+            (range.min, range.max)
+        }
+    };
+    if api_version < min || api_version > max {
         return Err(GuardError::UnsupportedVersion {
             api_key,
             api_version,
-            min: range.min,
-            max: range.max,
+            min,
+            max,
             correlation_id: None,
         });
     }
