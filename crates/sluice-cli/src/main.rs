@@ -1,1 +1,136 @@
-fn main() {}
+//! The `sluice` binary: argument parsing and dispatch to the server and the tools named after
+//! Kafka's scripts (topics, console-producer, console-consumer, get-offsets, configs). Every
+//! failure ends as one line on stderr and exit code 1 — never a panic or backtrace.
+
+mod configs;
+mod console_consumer;
+mod console_producer;
+mod get_offsets;
+mod node_api;
+mod props;
+mod server;
+mod topics;
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use sluice_client::{Client, ClientConfig};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Sluice: Apache Kafka rebuilt in Rust — broker and tools in one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Start or stop a node.
+    #[command(subcommand)]
+    Server(server::ServerCmd),
+    /// Create, delete, describe, or change a topic (kafka-topics.sh).
+    Topics(topics::TopicsArgs),
+    /// Send lines from standard input as records (kafka-console-producer.sh).
+    ConsoleProducer(console_producer::ProducerArgs),
+    /// Print records of a topic to standard output (kafka-console-consumer.sh).
+    ConsoleConsumer(console_consumer::ConsumerArgs),
+    /// Print partition offsets (kafka-get-offsets.sh / GetOffsetShell).
+    GetOffsets(get_offsets::GetOffsetsArgs),
+    /// Describe or alter topic and broker configs (kafka-configs.sh).
+    Configs(configs::ConfigsArgs),
+}
+
+/// A tool failure: the message is printed as is, exit code 1.
+#[derive(Debug)]
+pub struct ToolError {
+    pub message: String,
+}
+
+impl ToolError {
+    pub fn usage(m: impl Into<String>) -> Self {
+        ToolError { message: m.into() }
+    }
+    pub fn failed(m: impl Into<String>) -> Self {
+        ToolError { message: m.into() }
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ToolError {}
+
+impl From<sluice_client::ClientError> for ToolError {
+    fn from(e: sluice_client::ClientError) -> Self {
+        ToolError::failed(format!("Error: {e}"))
+    }
+}
+
+/// Connects a tool to the cluster.
+pub async fn bootstrap(servers: &str) -> Result<Arc<Client>, ToolError> {
+    let cfg = ClientConfig {
+        client_id: "sluice-cli".into(),
+        ..ClientConfig::default()
+    };
+    Client::connect_with(servers, cfg)
+        .await
+        .map_err(ToolError::from)
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 1,
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let is_server = matches!(cli.cmd, Cmd::Server(_));
+    init_tracing(if is_server { "info" } else { "off" });
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let res = rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Server(c) => server::run(c).await,
+            Cmd::Topics(a) => topics::run(a).await,
+            Cmd::ConsoleProducer(a) => console_producer::run(a).await,
+            Cmd::ConsoleConsumer(a) => console_consumer::run(a).await,
+            Cmd::GetOffsets(a) => get_offsets::run(a).await,
+            Cmd::Configs(a) => configs::run(a).await,
+        }
+    });
+    // Don't wait for the stdin reader thread or idle connections.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    if let Err(e) = res {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+}

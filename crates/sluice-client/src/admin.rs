@@ -498,6 +498,11 @@ pub fn topic_id_string(id: &Uuid) -> String {
     out
 }
 
+/// Builds a topic id from raw bytes (lets callers avoid a direct `uuid` dependency).
+pub fn uuid_from_bytes(b: [u8; 16]) -> Uuid {
+    Uuid::from_bytes(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -216,6 +216,16 @@ impl Client {
 
     /// Fetches Metadata. `None` = all topics, `Some(&[])` = brokers only.
     pub async fn metadata(&self, topics: Option<&[String]>) -> Result<Metadata> {
+        self.metadata_with(topics, false).await
+    }
+
+    /// Metadata that lets the broker auto-create the named topics (as producers do when
+    /// `auto.create.topics.enable` is on).
+    pub async fn metadata_with(
+        &self,
+        topics: Option<&[String]>,
+        allow_auto_create: bool,
+    ) -> Result<Metadata> {
         let conn = self.any_connection().await?;
         let req = MetadataRequest::default()
             .with_topics(topics.map(|ts| {
@@ -226,7 +236,7 @@ impl Client {
                     })
                     .collect()
             }))
-            .with_allow_auto_topic_creation(false);
+            .with_allow_auto_topic_creation(allow_auto_create);
         let resp = match conn.send(&req).await {
             Ok(r) => r,
             Err(e) => {
@@ -303,11 +313,48 @@ impl Client {
             .topics
             .into_iter()
             .find(|t| t.name == topic)
-            .ok_or_else(|| ClientError::from_code(3, None).expect("non-zero code"))?;
+            .ok_or(ClientError::Kafka {
+                code: 3,
+                message: None,
+            })?;
         if let Some(e) = ClientError::from_code(t.error_code, None) {
             return Err(e);
         }
         Ok(t)
+    }
+
+    /// Topic metadata for a producer: asks the broker to auto-create the topic and waits
+    /// (bounded retries) while its leaders are being elected.
+    pub async fn topic_metadata_for_produce(&self, topic: &str) -> Result<TopicMetadata> {
+        let mut attempt = 0;
+        loop {
+            let md = self.metadata_with(Some(&[topic.to_string()]), true).await?;
+            let res = match md.topics.into_iter().find(|t| t.name == topic) {
+                None => Err(ClientError::Kafka {
+                    code: 3,
+                    message: None,
+                }),
+                Some(t) => match ClientError::from_code(t.error_code, None) {
+                    Some(e) => Err(e),
+                    None if t.partitions.iter().any(|p| p.leader < 0)
+                        || t.partitions.is_empty() =>
+                    {
+                        Err(ClientError::Kafka {
+                            code: 5,
+                            message: None,
+                        })
+                    }
+                    None => Ok(t),
+                },
+            };
+            match res {
+                Err(e) if e.needs_metadata_refresh() && attempt < self.config.retries + 5 => {
+                    self.backoff(attempt.min(3)).await;
+                    attempt += 1;
+                }
+                r => return r,
+            }
+        }
     }
 
     /// The current leader of a partition (from the cache unless `refresh`).
@@ -317,15 +364,15 @@ impl Client {
             .partitions
             .iter()
             .find(|p| p.partition == partition)
-            .ok_or_else(|| {
-                ClientError::from_code(
-                    3,
-                    Some(format!("Partition {topic}-{partition} does not exist")),
-                )
-                .expect("non-zero")
+            .ok_or_else(|| ClientError::Kafka {
+                code: 3,
+                message: Some(format!("Partition {topic}-{partition} does not exist")),
             })?;
         if p.leader < 0 {
-            return Err(ClientError::from_code(5, None).expect("non-zero"));
+            return Err(ClientError::Kafka {
+                code: 5,
+                message: None,
+            });
         }
         Ok(p.leader)
     }
