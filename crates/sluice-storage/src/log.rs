@@ -407,10 +407,7 @@ impl Log {
         for v in &victims {
             v.delete_files();
         }
-        let first_base = self
-            .active_segment()
-            .map(|s| s.base_offset)
-            .unwrap_or(start);
+        let first_base = self.segments_read().keys().next().copied().unwrap_or(start);
         let new_start = start.max(first_base);
         self.log_start.store(new_start, Ordering::Release);
         if st.epochs.truncate_from_start(new_start) {
@@ -447,6 +444,8 @@ impl Log {
                 self.log_start.store(offset, Ordering::Release);
             }
         }
+        // The batch containing `offset` goes too: the log ends at a batch boundary.
+        let offset = self.active_segment().map_or(offset, |s| s.next_offset());
         self.leo.store(offset, Ordering::Release);
         self.recovery_point.fetch_min(offset, Ordering::AcqRel);
         if self.log_start_offset() > offset {

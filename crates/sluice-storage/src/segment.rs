@@ -467,7 +467,7 @@ impl Segment {
             .map(|(_, p)| p as u64)
             .unwrap_or(0);
         let start = if offset <= self.base_offset { 0 } else { start };
-        let cut = self.scan(start, size, |h, _| Ok(h.base_offset() < offset))?;
+        let cut = self.scan(start, size, |h, _| Ok(h.last_offset() < offset))?;
         self.file.set_len(cut.pos)?;
         let base = self.base_offset;
         let mut m = SegMeta::empty(base);
