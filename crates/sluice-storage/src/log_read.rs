@@ -224,10 +224,7 @@ fn read_segment(
     }
     // Phase 2: whole batches from here while they fit (headers known from the buffer).
     let mut end = off + first_size;
-    loop {
-        let Some(hdr) = buf.get(end..).filter(|r| r.len() >= HEADER_SIZE) else {
-            break;
-        };
+    while let Some(hdr) = buf.get(end..).filter(|r| r.len() >= HEADER_SIZE) {
         let Some((b, total, _)) = raw_header(hdr) else {
             break;
         };
