@@ -108,7 +108,7 @@ impl Log {
                 continue;
             }
             let seg = if base < recover_from {
-                match Segment::open_trusted(&dir, base, interval)? {
+                match Segment::open_trusted(&dir, base)? {
                     Some(s) => s,
                     None => {
                         tracing::info!(tp = %tp, base, "rebuilding indexes of segment");

@@ -138,7 +138,7 @@ impl Segment {
     /// Opens a segment trusting its index files after sanity checks: the last index entry must
     /// point at a batch with the right offset and the tail after it must parse to the end of the
     /// file. Returns None if anything is inconsistent (the caller then recovers the segment).
-    pub fn open_trusted(dir: &Path, base: i64, interval: u64) -> std::io::Result<Option<Segment>> {
+    pub fn open_trusted(dir: &Path, base: i64) -> std::io::Result<Option<Segment>> {
         let seg = Segment::open_file(dir, base)?;
         let file_len = seg.file.metadata()?.len();
         let Some(buf) = index::read_file(&seg.index_path) else {
@@ -194,7 +194,6 @@ impl Segment {
         m.index = ix;
         m.time = time;
         m.rolling_ts = seg.first_batch_ts()?;
-        let _ = interval;
         *seg.meta_mut() = m;
         Ok(Some(seg))
     }
