@@ -192,9 +192,11 @@ pub async fn run(a: ConsumerArgs) -> Result<(), ToolError> {
         Some("earliest") => EARLIEST_TIMESTAMP,
         Some(n) => match n.parse::<i64>() {
             Ok(v) if v >= 0 => v,
-            _ => return Err(ToolError::usage(format!(
+            _ => {
+                return Err(ToolError::usage(format!(
                 "The offset must either be 'earliest', 'latest' or a non-negative long, not '{n}'"
-            ))),
+            )))
+            }
         },
     };
     let reset = if a.from_beginning {
@@ -254,7 +256,7 @@ pub async fn run(a: ConsumerArgs) -> Result<(), ToolError> {
         if let Some(t) = a.timeout_ms {
             let elapsed = last_progress.elapsed().as_millis() as u64;
             if elapsed >= t {
-                eprintln!("[{}] ERROR Error processing message, terminating consumer process:  (org.apache.kafka.tools.consumer.ConsoleConsumer)\norg.apache.kafka.common.errors.TimeoutException", now_str());
+                eprintln!("ERROR Error processing message, terminating consumer process: org.apache.kafka.common.errors.TimeoutException");
                 break Ok(());
             }
             max_wait = max_wait.min(t - elapsed).max(1);
@@ -325,14 +327,6 @@ pub async fn run(a: ConsumerArgs) -> Result<(), ToolError> {
     };
     eprintln!("Processed a total of {count} messages");
     outcome
-}
-
-fn now_str() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format!("epoch {secs}")
 }
 
 #[cfg(test)]

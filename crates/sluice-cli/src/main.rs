@@ -89,6 +89,7 @@ fn init_tracing(default: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -106,6 +107,17 @@ fn main() {
         }
     };
     let is_server = matches!(cli.cmd, Cmd::Server(_));
+    // One line, never a backtrace, even on a bug.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("sluice: internal error: {info}");
+    }));
+    if !is_server {
+        // Tools die quietly when stdout is closed (`| head`), like Kafka's scripts.
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     init_tracing(if is_server { "info" } else { "off" });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
