@@ -89,7 +89,7 @@ pub fn assign_replicas(
     let mut out = Vec::with_capacity(partitions.max(0) as usize);
     for i in 0..partitions.max(0) as usize {
         let p = first_partition as usize + i;
-        if p > 0 && p % n == 0 {
+        if p > 0 && p.is_multiple_of(n) {
             shift += 1;
         }
         let first = (p + start) % n;
@@ -102,6 +102,9 @@ pub fn assign_replicas(
     }
     out
 }
+
+/// A created topic: its id, replica assignment and the records that create it.
+pub type CreatedTopic = (Uuid, Vec<Vec<i32>>, Vec<MetadataRecord>);
 
 /// A validated CreateTopics entry.
 pub struct NewTopic<'a> {
@@ -117,7 +120,7 @@ pub fn create_topic(
     image: &MetadataImage,
     live_brokers: &[i32],
     t: &NewTopic<'_>,
-) -> Result<(Uuid, Vec<Vec<i32>>, Vec<MetadataRecord>), ControllerError> {
+) -> Result<CreatedTopic, ControllerError> {
     validate_topic_name(t.name)?;
     if image.topic(t.name).is_some() {
         return Err(ControllerError::TopicAlreadyExists(t.name.to_string()));
@@ -226,7 +229,11 @@ pub fn create_partitions(
             "Topic already has {current} partitions."
         )));
     }
-    let rf = topic.partitions.first().map(|p| p.replicas.len()).unwrap_or(1) as i16;
+    let rf = topic
+        .partitions
+        .first()
+        .map(|p| p.replicas.len())
+        .unwrap_or(1) as i16;
     let new = match assignments {
         Some(a) => {
             if a.len() as i32 != count - current {
@@ -314,13 +321,23 @@ mod tests {
             replication_factor: 3,
             ..t
         };
-        assert_eq!(create_topic(&image, &[1], &bad_rf).unwrap_err().kafka_code(), 38);
+        assert_eq!(
+            create_topic(&image, &[1], &bad_rf)
+                .unwrap_err()
+                .kafka_code(),
+            38
+        );
         assert!(validate_topic_name("a/b").is_err());
         assert!(validate_topic_name(&"x".repeat(250)).is_err());
         assert_eq!(
-            create_partitions(&image, &[1], "t", 1, None).unwrap_err().kafka_code(),
+            create_partitions(&image, &[1], "t", 1, None)
+                .unwrap_err()
+                .kafka_code(),
             37
         );
-        assert_eq!(create_partitions(&image, &[1], "t", 4, None).unwrap().len(), 2);
+        assert_eq!(
+            create_partitions(&image, &[1], "t", 4, None).unwrap().len(),
+            2
+        );
     }
 }

@@ -119,10 +119,7 @@ impl MetadataImage {
                 value,
             } => {
                 let map = match *resource_type {
-                    RESOURCE_TOPIC => self
-                        .topic_configs
-                        .entry(resource_name.clone())
-                        .or_default(),
+                    RESOURCE_TOPIC => self.topic_configs.entry(resource_name.clone()).or_default(),
                     RESOURCE_BROKER => self
                         .broker_configs
                         .entry(resource_name.clone())

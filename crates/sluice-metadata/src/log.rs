@@ -31,10 +31,9 @@ impl MetadataLog {
         let mut records = Vec::new();
         let mut pos = 0usize;
         while buf.len() - pos >= 8 {
-            let len = u32::from_be_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]])
-                as usize;
-            let crc =
-                u32::from_be_bytes([buf[pos + 4], buf[pos + 5], buf[pos + 6], buf[pos + 7]]);
+            let len =
+                u32::from_be_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]) as usize;
+            let crc = u32::from_be_bytes([buf[pos + 4], buf[pos + 5], buf[pos + 6], buf[pos + 7]]);
             let Some(body) = buf.get(pos + 8..pos + 8 + len) else {
                 break;
             };

@@ -34,7 +34,10 @@ pub enum MetadataRecord {
     /// The topic and all its partitions are gone (Kafka's RemoveTopicRecord).
     RemoveTopic { topic_id: Uuid },
     /// Producer ids below `next_producer_id` are handed out (Kafka's ProducerIdsRecord).
-    ProducerIds { broker_id: i32, next_producer_id: i64 },
+    ProducerIds {
+        broker_id: i32,
+        next_producer_id: i64,
+    },
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]

@@ -45,9 +45,7 @@ pub struct RequestContext<'a> {
 pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame: Bytes) -> Outcome {
     let (header, header_len) = match guard::decode_request_header(&frame) {
         Ok(h) => h,
-        Err(
-            e @ (GuardError::UnsupportedApiKey { .. } | GuardError::UnsupportedVersion { .. }),
-        ) => {
+        Err(e @ (GuardError::UnsupportedApiKey { .. } | GuardError::UnsupportedVersion { .. })) => {
             let (api_key, correlation_id) = match &e {
                 GuardError::UnsupportedApiKey {
                     api_key,
@@ -98,23 +96,53 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
         api_version: version,
     };
     let response = match request {
-        RequestKind::ApiVersions(r) => Some(ResponseKind::ApiVersions(handlers::api_versions::handle(&ctx, r))),
-        RequestKind::Metadata(r) => Some(ResponseKind::Metadata(handlers::metadata::handle(&ctx, r).await)),
-        RequestKind::Produce(r) => handlers::produce::handle(&ctx, r).await.map(ResponseKind::Produce),
+        RequestKind::ApiVersions(r) => Some(ResponseKind::ApiVersions(
+            handlers::api_versions::handle(&ctx, r),
+        )),
+        RequestKind::Metadata(r) => Some(ResponseKind::Metadata(
+            handlers::metadata::handle(&ctx, r).await,
+        )),
+        RequestKind::Produce(r) => handlers::produce::handle(&ctx, r)
+            .await
+            .map(ResponseKind::Produce),
         RequestKind::Fetch(r) => Some(ResponseKind::Fetch(handlers::fetch::handle(&ctx, r).await)),
-        RequestKind::ListOffsets(r) => Some(ResponseKind::ListOffsets(handlers::list_offsets::handle(&ctx, r))),
-        RequestKind::CreateTopics(r) => Some(ResponseKind::CreateTopics(handlers::create_topics::handle(&ctx, r).await)),
-        RequestKind::InitProducerId(r) => Some(ResponseKind::InitProducerId(handlers::init_producer_id::handle(&ctx, r).await)),
-        RequestKind::DeleteTopics(r) => Some(ResponseKind::DeleteTopics(handlers::delete_topics::handle(&ctx, r).await)),
-        RequestKind::CreatePartitions(r) => Some(ResponseKind::CreatePartitions(handlers::create_partitions::handle(&ctx, r).await)),
-        RequestKind::DeleteRecords(r) => Some(ResponseKind::DeleteRecords(handlers::delete_records::handle(&ctx, r).await)),
-        RequestKind::DescribeCluster(r) => Some(ResponseKind::DescribeCluster(handlers::describe_cluster::handle(&ctx, r))),
-        RequestKind::DescribeConfigs(r) => Some(ResponseKind::DescribeConfigs(handlers::describe_configs::handle(&ctx, r))),
-        RequestKind::AlterConfigs(r) => Some(ResponseKind::AlterConfigs(handlers::alter_configs::handle(&ctx, r).await)),
-        RequestKind::IncrementalAlterConfigs(r) => Some(ResponseKind::IncrementalAlterConfigs(handlers::incremental_alter_configs::handle(&ctx, r).await)),
+        RequestKind::ListOffsets(r) => Some(ResponseKind::ListOffsets(
+            handlers::list_offsets::handle(&ctx, r),
+        )),
+        RequestKind::CreateTopics(r) => Some(ResponseKind::CreateTopics(
+            handlers::create_topics::handle(&ctx, r).await,
+        )),
+        RequestKind::InitProducerId(r) => Some(ResponseKind::InitProducerId(
+            handlers::init_producer_id::handle(&ctx, r).await,
+        )),
+        RequestKind::DeleteTopics(r) => Some(ResponseKind::DeleteTopics(
+            handlers::delete_topics::handle(&ctx, r).await,
+        )),
+        RequestKind::CreatePartitions(r) => Some(ResponseKind::CreatePartitions(
+            handlers::create_partitions::handle(&ctx, r).await,
+        )),
+        RequestKind::DeleteRecords(r) => Some(ResponseKind::DeleteRecords(
+            handlers::delete_records::handle(&ctx, r).await,
+        )),
+        RequestKind::DescribeCluster(r) => Some(ResponseKind::DescribeCluster(
+            handlers::describe_cluster::handle(&ctx, r),
+        )),
+        RequestKind::DescribeConfigs(r) => Some(ResponseKind::DescribeConfigs(
+            handlers::describe_configs::handle(&ctx, r),
+        )),
+        RequestKind::AlterConfigs(r) => Some(ResponseKind::AlterConfigs(
+            handlers::alter_configs::handle(&ctx, r).await,
+        )),
+        RequestKind::IncrementalAlterConfigs(r) => Some(ResponseKind::IncrementalAlterConfigs(
+            handlers::incremental_alter_configs::handle(&ctx, r).await,
+        )),
         other => {
             // Advertised but not routed would be a bug in the version table.
-            tracing::error!(api_key, "no handler for advertised request {:?}", std::mem::discriminant(&other));
+            tracing::error!(
+                api_key,
+                "no handler for advertised request {:?}",
+                std::mem::discriminant(&other)
+            );
             return Outcome::Close(format!("no handler for api key {api_key}"));
         }
     };
@@ -124,7 +152,12 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
     }
 }
 
-fn encode_response(api_key: i16, version: i16, correlation_id: i32, response: &ResponseKind) -> Outcome {
+fn encode_response(
+    api_key: i16,
+    version: i16,
+    correlation_id: i32,
+    response: &ResponseKind,
+) -> Outcome {
     let header_version = match ApiKey::try_from(api_key) {
         Ok(k) => k.response_header_version(version),
         Err(_) => 0,

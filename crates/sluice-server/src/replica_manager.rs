@@ -149,9 +149,9 @@ impl ReplicaManager {
             match parts.get(&tp) {
                 Some(p) => p.log.update_config(log_config),
                 None => {
-                    let log =
-                        self.logs
-                            .get_or_create(&tp, *topic_id.as_bytes(), log_config)?;
+                    let log = self
+                        .logs
+                        .get_or_create(&tp, *topic_id.as_bytes(), log_config)?;
                     let (leo, _) = watch::channel(log.log_end_offset());
                     parts.insert(
                         tp.clone(),

@@ -11,7 +11,10 @@ use super::config_changes::{apply_topic_overrides, ConfigChangeError};
 use super::str_bytes;
 use crate::dispatch::RequestContext;
 
-pub async fn handle(ctx: &RequestContext<'_>, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for res in request.resources {
         let response = AlterConfigsResourceResponse::default()

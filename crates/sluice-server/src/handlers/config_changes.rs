@@ -40,15 +40,16 @@ pub async fn apply_topic_overrides(
     resource_type: i8,
     name: &str,
     validate_only: bool,
-    change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ConfigChangeError>,
+    change: impl FnOnce(
+        &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, ConfigChangeError>,
 ) -> Result<(), ConfigChangeError> {
     match resource_type {
         WIRE_TOPIC => {}
-        RESOURCE_BROKER => {
-            return Err(ConfigChangeError::invalid_request(
-                "Dynamic broker configs are not supported by Sluice yet; set them in server.properties".into(),
-            ))
-        }
+        RESOURCE_BROKER => return Err(ConfigChangeError::invalid_request(
+            "Dynamic broker configs are not supported by Sluice yet; set them in server.properties"
+                .into(),
+        )),
         other => {
             return Err(ConfigChangeError::invalid_request(format!(
                 "Unsupported resource type {other}"

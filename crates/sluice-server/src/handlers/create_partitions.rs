@@ -3,7 +3,9 @@
 
 use sluice_metadata::controller;
 use sluice_protocol::kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use sluice_protocol::kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+use sluice_protocol::kafka_protocol::messages::{
+    CreatePartitionsRequest, CreatePartitionsResponse,
+};
 
 use super::str_bytes;
 use crate::dispatch::RequestContext;
@@ -18,12 +20,22 @@ pub async fn handle(
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.0.to_string();
-        let assignments: Option<Vec<Vec<i32>>> = topic
-            .assignments
-            .map(|a| a.iter().map(|x| x.broker_ids.iter().map(|b| b.0).collect()).collect());
+        let assignments: Option<Vec<Vec<i32>>> =
+            topic.assignments.filter(|a| !a.is_empty()).map(|a| {
+                a.iter()
+                    .map(|x| x.broker_ids.iter().map(|b| b.0).collect())
+                    .collect()
+            });
         let result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
         let outcome = if request.validate_only {
-            Ok(controller::create_partitions(&broker.image(), &live, &name, topic.count, assignments).map(|_| ()))
+            Ok(controller::create_partitions(
+                &broker.image(),
+                &live,
+                &name,
+                topic.count,
+                assignments,
+            )
+            .map(|_| ()))
         } else {
             broker
                 .controller_write(|image| {

@@ -18,7 +18,10 @@ use crate::replica_manager::codes;
 
 const INVALID_CONFIG: i16 = 40;
 
-pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> CreateTopicsResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: CreateTopicsRequest,
+) -> CreateTopicsResponse {
     let broker = ctx.broker;
     let mut seen = HashSet::new();
     let duplicates: HashSet<String> = request
@@ -43,7 +46,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> C
         if duplicates.contains(&name) {
             results.push(fail(
                 codes::INVALID_REQUEST,
-                format!("Create topics request from client contains multiple requests for topic {name}"),
+                format!(
+                    "Create topics request from client contains multiple requests for topic {name}"
+                ),
             ));
             continue;
         }
@@ -77,14 +82,21 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> C
             }
             let mut a: Vec<_> = topic.assignments.iter().collect();
             a.sort_by_key(|x| x.partition_index);
-            if a.iter().enumerate().any(|(i, x)| x.partition_index != i as i32) {
+            if a.iter()
+                .enumerate()
+                .any(|(i, x)| x.partition_index != i as i32)
+            {
                 results.push(fail(
                     39,
                     "Partitions should be a consecutive 0-based integer sequence".into(),
                 ));
                 continue;
             }
-            Some(a.iter().map(|x| x.broker_ids.iter().map(|b| b.0).collect()).collect())
+            Some(
+                a.iter()
+                    .map(|x| x.broker_ids.iter().map(|b| b.0).collect())
+                    .collect(),
+            )
         };
         let num_partitions = if topic.num_partitions == -1 {
             broker.config.num_partitions
@@ -140,9 +152,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> C
                         .with_topic_id(topic_id)
                         .with_num_partitions(assignment.len() as i32)
                         .with_replication_factor(
-                            assignment.first().map(|r| r.len()).unwrap_or(0) as i16,
+                            assignment.first().map(|r| r.len()).unwrap_or(0) as i16
                         )
-                        .with_configs(Some(configs)),
+                        .with_configs((ctx.api_version >= 5).then_some(configs)),
                 );
             }
         }

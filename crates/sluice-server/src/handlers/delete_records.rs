@@ -9,7 +9,10 @@ use sluice_protocol::kafka_protocol::messages::{DeleteRecordsRequest, DeleteReco
 use crate::dispatch::RequestContext;
 use crate::replica_manager::{codes, log_error_code};
 
-pub async fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> DeleteRecordsResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: DeleteRecordsRequest,
+) -> DeleteRecordsResponse {
     let replicas = &ctx.broker.replicas;
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
@@ -18,7 +21,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> 
             let result = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
-            let Some(partition) = replicas.get_by_name(topic.name.0.as_str(), p.partition_index) else {
+            let Some(partition) = replicas.get_by_name(topic.name.0.as_str(), p.partition_index)
+            else {
                 partitions.push(result.with_error_code(codes::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
             };
@@ -29,7 +33,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> 
                 continue;
             }
             let log = partition.log.clone();
-            let outcome = tokio::task::spawn_blocking(move || log.delete_records_before(offset)).await;
+            let outcome =
+                tokio::task::spawn_blocking(move || log.delete_records_before(offset)).await;
             partitions.push(match outcome {
                 Ok(Ok(low)) => result.with_low_watermark(low),
                 Ok(Err(e)) => result.with_error_code(log_error_code(&e)),

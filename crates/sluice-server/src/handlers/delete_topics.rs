@@ -3,7 +3,9 @@
 
 use sluice_metadata::controller;
 use sluice_protocol::kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use sluice_protocol::kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
+use sluice_protocol::kafka_protocol::messages::{
+    DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
+};
 
 use super::str_bytes;
 use crate::dispatch::RequestContext;
@@ -11,7 +13,10 @@ use crate::replica_manager::codes;
 
 const TOPIC_DELETION_DISABLED: i16 = 73;
 
-pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
     let broker = ctx.broker;
     // v0-5 name topics in `topic_names`; v6+ in `topics` (name or id).
     let mut wanted: Vec<(Option<String>, uuid::Uuid)> = request
@@ -52,7 +57,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: DeleteTopicsRequest) -> D
             continue;
         }
         let outcome = broker
-            .controller_write(|image| controller::delete_topic(image, &topic).map(|r| (vec![r], ())))
+            .controller_write(|image| {
+                controller::delete_topic(image, &topic).map(|r| (vec![r], ()))
+            })
             .await;
         match outcome {
             Ok(Ok(())) => {

@@ -12,7 +12,10 @@ use crate::dispatch::RequestContext;
 /// Kafka's "authorized operations not requested" marker.
 const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
-pub fn handle(ctx: &RequestContext<'_>, _request: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn handle(
+    ctx: &RequestContext<'_>,
+    _request: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     let broker = ctx.broker;
     let brokers = broker
         .endpoint_for(&ctx.connection.listener)

@@ -15,7 +15,10 @@ use crate::replica_manager::codes;
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 
-pub fn handle(ctx: &RequestContext<'_>, request: DescribeConfigsRequest) -> DescribeConfigsResponse {
+pub fn handle(
+    ctx: &RequestContext<'_>,
+    request: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
     let broker = ctx.broker;
     let image = broker.image();
     let results = request
@@ -83,5 +86,9 @@ fn to_wire(e: ConfigEntry, synonyms: bool, documentation: bool) -> DescribeConfi
         .with_is_sensitive(e.sensitive)
         .with_synonyms(synonyms)
         .with_config_type(e.config_type.id())
-        .with_documentation(if documentation { e.documentation.map(str_bytes) } else { None })
+        .with_documentation(if documentation {
+            e.documentation.map(str_bytes)
+        } else {
+            None
+        })
 }

@@ -49,7 +49,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRes
                 None => (None, codes::UNKNOWN_TOPIC_ID),
             }
         } else {
-            (Some(topic.topic.0.to_string()), codes::UNKNOWN_TOPIC_OR_PARTITION)
+            (
+                Some(topic.topic.0.to_string()),
+                codes::UNKNOWN_TOPIC_OR_PARTITION,
+            )
         };
         topics.push(
             FetchableTopicResponse::default()
@@ -168,7 +171,11 @@ fn read_all(
             out.push(base.with_records(Some(Bytes::new())));
             continue;
         }
-        match ctx.broker.replicas.read(partition, w.fetch_offset, budget, min_one) {
+        match ctx
+            .broker
+            .replicas
+            .read(partition, w.fetch_offset, budget, min_one)
+        {
             Ok(records) => {
                 total += records.len();
                 out.push(base.with_records(Some(records)));

@@ -29,7 +29,13 @@ pub async fn handle(
         let ops: Vec<(String, i8, Option<String>)> = res
             .configs
             .iter()
-            .map(|c| (c.name.to_string(), c.config_operation, c.value.as_ref().map(|v| v.to_string())))
+            .map(|c| {
+                (
+                    c.name.to_string(),
+                    c.config_operation,
+                    c.value.as_ref().map(|v| v.to_string()),
+                )
+            })
             .collect();
         let outcome = apply_topic_overrides(
             ctx,
@@ -58,7 +64,9 @@ fn apply_ops(
         match *op {
             SET => {
                 let Some(v) = value else {
-                    return Err(ConfigChangeError::invalid_config(format!("Null value not supported for : {name}")));
+                    return Err(ConfigChangeError::invalid_config(format!(
+                        "Null value not supported for : {name}"
+                    )));
                 };
                 next.insert(name.clone(), v.clone());
             }
@@ -76,7 +84,12 @@ fn apply_ops(
                     .collect();
                 let mut list: Vec<String> = next
                     .get(name)
-                    .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                    .map(|v| {
+                        v.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if *op == APPEND {
                     for i in items {
@@ -90,7 +103,9 @@ fn apply_ops(
                 next.insert(name.clone(), list.join(","));
             }
             other => {
-                return Err(ConfigChangeError::invalid_request(format!("Unknown config operation {other}")));
+                return Err(ConfigChangeError::invalid_request(format!(
+                    "Unknown config operation {other}"
+                )));
             }
         }
     }

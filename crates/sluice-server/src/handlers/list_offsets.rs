@@ -17,6 +17,8 @@ const EARLIEST_LOCAL: i64 = -4;
 
 pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse {
     let replicas = &ctx.broker.replicas;
+    // leader_epoch exists from v4; earlier versions must leave it at its default.
+    let with_epoch = ctx.api_version >= 4;
     let topics = request
         .topics
         .into_iter()
@@ -30,12 +32,17 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                         .with_timestamp(-1)
                         .with_offset(-1)
                         .with_leader_epoch(-1);
-                    let Some(partition) = replicas.get_by_name(topic.name.0.as_str(), p.partition_index)
+                    let Some(partition) =
+                        replicas.get_by_name(topic.name.0.as_str(), p.partition_index)
                     else {
                         return base.with_error_code(codes::UNKNOWN_TOPIC_OR_PARTITION);
                     };
                     let log = &partition.log;
-                    let base = base.with_leader_epoch(partition.leader_epoch);
+                    let base = if with_epoch {
+                        base.with_leader_epoch(partition.leader_epoch)
+                    } else {
+                        base
+                    };
                     match p.timestamp {
                         LATEST => base.with_offset(partition.high_watermark()),
                         EARLIEST | EARLIEST_LOCAL => base.with_offset(log.log_start_offset()),
