@@ -222,31 +222,47 @@ fn header_edge_cases() {
     ));
 }
 
+/// Valid frames (header + body) of every covered request and version, with a fixed seed.
+fn valid_frames(rng: &mut Rng) -> Vec<Vec<u8>> {
+    let mut corpus = Vec::new();
+    for msg in schema::ALL {
+        let key = ApiKey::try_from(msg.api_key).expect("known");
+        for version in msg.min..=msg.max {
+            for populated in [false, true] {
+                let mut frame = header_v1(msg.api_key, version, 7, Some("cli"));
+                if key.request_header_version(version) >= 2 {
+                    frame.put_u8(0);
+                }
+                frame.put_slice(&gen_body(msg, version, rng, populated));
+                corpus.push(frame.to_vec());
+            }
+        }
+    }
+    corpus
+}
+
+/// Writes the valid frames as a seed corpus for `cargo fuzz run decode_request`:
+/// `SLUICE_FUZZ_CORPUS=fuzz/corpus/decode_request cargo test -p sluice-protocol -- --ignored`.
+#[test]
+#[ignore = "writes files; run by hand to seed the fuzzer"]
+fn write_fuzz_seed_corpus() {
+    let Some(dir) = std::env::var_os("SLUICE_FUZZ_CORPUS") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).expect("create corpus dir");
+    for (i, frame) in valid_frames(&mut Rng::new(0xc0ffee)).iter().enumerate() {
+        let path = std::path::Path::new(&dir).join(format!("seed-{i:04}"));
+        std::fs::write(path, frame).expect("write seed");
+    }
+}
+
 /// The short bounded fuzz run: 200k mutated valid frames (fixed seed) through header + body
 /// decoding. Any panic inside kafka-protocol shows up as `DecoderPanicked`; an abort kills the
 /// test binary.
 #[test]
 fn bounded_fuzz_of_mutated_valid_requests() {
     let mut rng = Rng::new(0x5eed);
-    let mut corpus: Vec<Vec<u8>> = Vec::new();
-    for msg in schema::ALL {
-        let key = ApiKey::try_from(msg.api_key).expect("known");
-        for version in msg.min..=msg.max {
-            for populated in [false, true] {
-                let mut frame = BytesMut::new();
-                frame.put_i16(msg.api_key);
-                frame.put_i16(version);
-                frame.put_i32(7);
-                frame.put_i16(3);
-                frame.put_slice(b"cli");
-                if key.request_header_version(version) >= 2 {
-                    frame.put_u8(0);
-                }
-                frame.put_slice(&gen_body(msg, version, &mut rng, populated));
-                corpus.push(frame.to_vec());
-            }
-        }
-    }
+    let corpus = valid_frames(&mut rng);
     let mut decoded = 0;
     for _ in 0..200_000 {
         let seed = &corpus[rng.below(corpus.len())];
