@@ -301,7 +301,8 @@ pub fn set_base_offset(buf: &mut [u8], base_offset: i64) {
 /// Overwrites `partitionLeaderEpoch` of the batch starting at `buf[0]` (outside the CRC).
 pub fn set_partition_leader_epoch(buf: &mut [u8], epoch: i32) {
     if buf.len() >= HEADER_SIZE {
-        buf[PARTITION_LEADER_EPOCH..PARTITION_LEADER_EPOCH + 4].copy_from_slice(&epoch.to_be_bytes());
+        buf[PARTITION_LEADER_EPOCH..PARTITION_LEADER_EPOCH + 4]
+            .copy_from_slice(&epoch.to_be_bytes());
     }
 }
 
