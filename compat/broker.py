@@ -178,12 +178,17 @@ class Broker:
         return self.start(timeout)
 
     def output_tail(self, lines: int = 60) -> str:
-        try:
-            text = self.out_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no broker output)"
-        tail = text.splitlines()[-lines:]
-        return f"--- last {len(tail)} lines of {self.out_path} ---\n" + "\n".join(tail)
+        """The last lines of the broker's stdout/stderr and of its log file (sluice writes
+        `sluice-server.log` beside log.dirs)."""
+        parts = []
+        for path in (self.out_path, self.root / "sluice-server.log"):
+            try:
+                text = path.read_text(errors="replace")
+            except FileNotFoundError:
+                continue
+            tail = text.splitlines()[-lines:]
+            parts.append(f"--- last {len(tail)} lines of {path} ---\n" + "\n".join(tail))
+        return "\n".join(parts) or "(no broker output)"
 
     def partition_dir(self, topic: str, partition: int = 0) -> Path:
         return self.log_dir / f"{topic}-{partition}"
