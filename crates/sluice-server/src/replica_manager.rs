@@ -52,6 +52,11 @@ impl Partition {
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.leo.subscribe()
     }
+
+    /// How many delayed fetches are currently waiting on this partition.
+    pub fn waiting_fetches(&self) -> usize {
+        self.leo.receiver_count()
+    }
 }
 
 /// Why a produce to one partition failed, as the Kafka code and message to return.
@@ -241,10 +246,6 @@ fn validate_client_batch(h: &BatchHeader<'_>) -> Result<(), ProduceError> {
             codes::INVALID_RECORD,
             "Clients are not allowed to write control records",
         ));
-    }
-    if h.base_offset() != 0 {
-        // Kafka tolerates this for v2 but only if offsets are internally consistent; we assign
-        // offsets anyway, so accept it as Kafka's clients never set it.
     }
     if h.records_count() == 0 {
         return Err(ProduceError::new(

@@ -241,8 +241,12 @@ async fn a_waiting_fetch_is_woken_by_an_append() {
     c.produce("wake", 0, records(1, "first"), &ProduceOptions::default())
         .await
         .unwrap();
+    // Its own client: a broker answers a connection's requests in order, so a produce queued
+    // behind the waiting fetch on the same connection would wait too (as with Kafka).
+    let consumer = client(&node).await;
+    consumer.topic_metadata("wake", true).await.unwrap();
     let fetcher = {
-        let c = c.clone();
+        let c = consumer.clone();
         tokio::spawn(async move {
             // max_wait far longer than the test's deadline: only an append can end it in time.
             let opts = FetchOptions {
@@ -260,6 +264,13 @@ async fn a_waiting_fetch_is_woken_by_an_append() {
             .await
         })
     };
+    // Produce only once the fetch is parked, so this checks the wake-up, not a lucky order.
+    let partition = node.broker().replicas.get_by_name("wake", 0).unwrap();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while partition.waiting_fetches() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "fetch never parked");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     c.produce("wake", 0, records(1, "second"), &ProduceOptions::default())
         .await
         .unwrap();
