@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 use crate::util::{apply_overrides, base_config, fmt_cpu, CpuMeter};
 
@@ -39,9 +39,12 @@ pub struct ConsumeArgs {
 
 pub fn new_consumer(bootstrap: &str, extra: &[String]) -> anyhow::Result<BaseConsumer> {
     let mut cfg = base_config(bootstrap);
-    // No group.id: partitions are assigned by hand and nothing is committed, so the
-    // consumer never looks for a group coordinator.
-    cfg.set("enable.partition.eof", "false")
+    // librdkafka's assign() needs a group.id, but partitions are assigned by hand with
+    // explicit offsets and nothing is committed, so no group protocol is used.
+    cfg.set("group.id", "sluice-loadgen")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
         .set("auto.offset.reset", "earliest")
         .set("fetch.max.bytes", "52428800")
         .set("max.partition.fetch.bytes", "10485760")
