@@ -101,12 +101,12 @@ pub fn run(a: ConsumeArgs) -> anyhow::Result<()> {
                 let (mut local_n, mut local_b) = (0u64, 0u64);
                 let mut last = Instant::now();
                 loop {
-                    match c.poll(Duration::from_millis(100)) {
+                    match c.poll(Duration::from_millis(10)) {
                         Some(Ok(m)) => {
                             local_n += 1;
                             local_b += m.payload_len() as u64;
                             last = Instant::now();
-                            if local_n % 4096 == 0 {
+                            if local_n.is_multiple_of(4096) {
                                 bytes.fetch_add(local_b, Ordering::Relaxed);
                                 local_b = 0;
                                 let before = records.fetch_add(local_n, Ordering::Relaxed);
@@ -118,10 +118,12 @@ pub fn run(a: ConsumeArgs) -> anyhow::Result<()> {
                         }
                         Some(Err(e)) => bail!("consume error: {e}"),
                         None => {
-                            if records.load(Ordering::Relaxed) + local_n >= target {
-                                break;
-                            }
-                            if last.elapsed() > deadline_idle {
+                            // Publish what this thread holds, so others can see the total.
+                            bytes.fetch_add(std::mem::take(&mut local_b), Ordering::Relaxed);
+                            records.fetch_add(std::mem::take(&mut local_n), Ordering::Relaxed);
+                            if records.load(Ordering::Relaxed) >= target
+                                || last.elapsed() > deadline_idle
+                            {
                                 break;
                             }
                         }
@@ -136,7 +138,8 @@ pub fn run(a: ConsumeArgs) -> anyhow::Result<()> {
             }));
         }
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("consumer thread panicked"))??;
         }
         Ok(meter.stop().0)
     })?;
@@ -152,7 +155,10 @@ pub fn run(a: ConsumeArgs) -> anyhow::Result<()> {
         fmt_cpu(broker_cpu)
     );
     if got < a.records {
-        eprintln!("consume: only {got} of {} records arrived before the idle timeout", a.records);
+        eprintln!(
+            "consume: only {got} of {} records arrived before the idle timeout",
+            a.records
+        );
     }
     println!(
         "RESULT consume records={got} bytes={b} secs={secs:.3} rec_per_s={rps:.0} \

@@ -15,7 +15,10 @@ mod util;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "sluice-loadgen", about = "librdkafka load generator for Kafka-compatible brokers")]
+#[command(
+    name = "sluice-loadgen",
+    about = "librdkafka load generator for Kafka-compatible brokers"
+)]
 struct Cli {
     #[command(subcommand)]
     mode: Mode,

@@ -104,7 +104,7 @@ pub fn run(a: ProduceArgs) -> anyhow::Result<()> {
         match producer.send::<[u8], [u8]>(BaseRecord::to(&a.topic).payload(&payload[..])) {
             Ok(()) => {
                 sent += 1;
-                if sent % 1024 == 0 {
+                if sent.is_multiple_of(1024) {
                     producer.poll(Duration::ZERO);
                 }
             }

@@ -99,7 +99,10 @@ fn one_run(a: &StartupArgs, i: usize) -> anyhow::Result<Run> {
                 break (s, t0.elapsed());
             }
             if let Some(st) = child.try_wait()? {
-                bail!("broker exited during start-up ({st}); see {}", dir.display());
+                bail!(
+                    "broker exited during start-up ({st}); see {}",
+                    dir.display()
+                );
             }
             if Instant::now() > deadline {
                 bail!("port {port} not open after 10s");
@@ -128,7 +131,13 @@ fn one_run(a: &StartupArgs, i: usize) -> anyhow::Result<Run> {
             }
             std::thread::sleep(Duration::from_millis(1));
         };
-        Ok(Run { port_open, ready, rss_kb, hwm_kb, shutdown })
+        Ok(Run {
+            port_open,
+            ready,
+            rss_kb,
+            hwm_kb,
+            shutdown,
+        })
     })();
     if child.try_wait().ok().flatten().is_none() {
         let _ = child.kill();
@@ -161,12 +170,21 @@ pub fn run(a: StartupArgs) -> anyhow::Result<()> {
         );
         runs.push(r);
     }
-    let ms = |f: fn(&Run) -> Duration| stats(runs.iter().map(|r| f(r).as_secs_f64() * 1e3).collect());
+    let ms =
+        |f: fn(&Run) -> Duration| stats(runs.iter().map(|r| f(r).as_secs_f64() * 1e3).collect());
     let (rmin, rmed, rmax) = ms(|r| r.ready);
     let (_, pmed, _) = ms(|r| r.port_open);
     let (smin, smed, smax) = stats(runs.iter().map(|r| r.rss_kb as f64 / 1024.0).collect());
-    let shut: Vec<f64> = runs.iter().filter_map(|r| r.shutdown).map(|d| d.as_secs_f64() * 1e3).collect();
-    let shut_med = if shut.is_empty() { f64::NAN } else { stats(shut).1 };
+    let shut: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.shutdown)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .collect();
+    let shut_med = if shut.is_empty() {
+        f64::NAN
+    } else {
+        stats(shut).1
+    };
     println!(
         "startup: ready ms min {rmin:.1} median {rmed:.1} max {rmax:.1} (port open median {pmed:.1}); \
          idle RSS MB min {smin:.1} median {smed:.1} max {smax:.1}; shutdown median {shut_med:.1} ms"
