@@ -162,7 +162,13 @@ fn encode_response(
         Ok(k) => k.response_header_version(version),
         Err(_) => 0,
     };
-    let mut buf = BytesMut::with_capacity(256);
+    // Fetch responses carry up to megabytes of records: size the buffer once instead of
+    // growing (and copying) it while encoding.
+    let capacity = match response {
+        ResponseKind::Fetch(r) => r.compute_size(version).unwrap_or(0) + 64,
+        _ => 256,
+    };
+    let mut buf = BytesMut::with_capacity(capacity);
     buf.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     if let Err(e) = header.encode(&mut buf, header_version) {
