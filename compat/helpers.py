@@ -7,6 +7,7 @@ misbehaving broker fails a test instead of hanging it.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 import uuid
@@ -74,6 +75,13 @@ def wait_topic(admin: AdminClient, name: str, partitions: int, timeout: float = 
     wait_for(ready, timeout, f"topic {name} with {partitions} partitions in Metadata")
 
 
+def only(futures: dict):
+    """The single future of an admin call's result dict. Never pop from that dict: the
+    client resolves each future by looking it up there when the response arrives."""
+    [f] = futures.values()
+    return f
+
+
 def error_code(exc: BaseException) -> int:
     """The Kafka error code carried by a KafkaException raised from an admin future."""
     assert isinstance(exc, KafkaException), f"expected KafkaException, got {exc!r}"
@@ -91,6 +99,8 @@ def produce(bootstrap: str, topic: str, records: list[Rec], partition: int | Non
         "message.timeout.ms": int(timeout * 1000),
     }
     config.update(conf or {})
+    if os.environ.get("COMPAT_RDKAFKA_DEBUG"):  # e.g. "msg,protocol,eos" to see the wire
+        config["debug"] = os.environ["COMPAT_RDKAFKA_DEBUG"]
     p = Producer(config)
     results: list = [None] * len(records)
 

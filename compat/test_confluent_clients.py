@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from helpers import assert_same, consume, consumer, create_topic, make_records, produce, unique
+from helpers import only, assert_same, consume, consumer, create_topic, make_records, produce, unique
 
 T = 30
 
@@ -147,7 +147,7 @@ def test_delete_records_moves_log_start(broker, admin):
     res = admin.delete_records([tp], request_timeout=T, operation_timeout=T)
     [(k, fut)] = res.items()
     assert fut.result(timeout=T + 5).low_watermark == 50
-    assert admin.list_offsets({TopicPartition(topic, 0): OffsetSpec.earliest()}, request_timeout=T).popitem()[1].result(timeout=T + 5).offset == 50
+    assert only(admin.list_offsets({TopicPartition(topic, 0): OffsetSpec.earliest()}, request_timeout=T)).result(timeout=T + 5).offset == 50
     got = consume(broker.bootstrap, topic, start=OFFSET_BEGINNING, expect=50, timeout=60)
     assert_same(got, recs[50:], first_offset=50)
     # below the log start offset is now out of range
@@ -161,7 +161,7 @@ def test_delete_records_moves_log_start(broker, admin):
     # and deleting past the high watermark is OFFSET_OUT_OF_RANGE
     bad = TopicPartition(topic, 0, 1_000)
     with pytest.raises(KafkaException) as exc:
-        admin.delete_records([bad], request_timeout=T, operation_timeout=T).popitem()[1].result(timeout=T + 5)
+        only(admin.delete_records([bad], request_timeout=T, operation_timeout=T)).result(timeout=T + 5)
     assert exc.value.args[0].code() == KafkaError.OFFSET_OUT_OF_RANGE
 
 
@@ -193,3 +193,16 @@ def test_message_too_large_is_rejected(broker, admin):
         assert c.get_watermark_offsets(TopicPartition(topic, 0), timeout=T, cached=False) == (0, 0)
     finally:
         c.close()
+
+
+def test_batch_larger_than_segment_is_record_list_too_large(broker, admin):
+    # Kafka rejects a batch that cannot fit in one segment with RECORD_LIST_TOO_LARGE (18),
+    # a non-retriable error, after checking max.message.bytes.
+    topic = unique("ck-seg")
+    create_topic(admin, topic, config={"segment.bytes": "1048576", "max.message.bytes": "3000000"})
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "enable.idempotence": False, "message.max.bytes": 5_000_000, "compression.type": "none", "message.timeout.ms": 30000, "retries": 0})
+    out = []
+    p.produce(topic, value=b"y" * 1_500_000, partition=0, on_delivery=lambda err, msg: out.append(err))
+    assert p.flush(40) == 0
+    assert len(out) == 1 and out[0] is not None, "a 1.5 MB batch on a topic with segment.bytes=1048576 was accepted"
+    assert out[0].code() == KafkaError.RECORD_LIST_TOO_LARGE, out[0]
