@@ -74,6 +74,18 @@ fn apply_ops(
                 next.remove(name);
             }
             APPEND | SUBTRACT => {
+                let def = sluice_config::topic_config_def(name);
+                if !def.is_some_and(|d| d.def.ty == sluice_config::ConfigType::List) {
+                    return Err(ConfigChangeError::invalid_config(format!(
+                        "Config value append is not allowed for config key: {name}"
+                    )));
+                }
+                // Like Kafka, an absent override starts from the config's default value.
+                let current_value = next
+                    .get(name)
+                    .cloned()
+                    .or_else(|| def.and_then(|d| d.def.default.map(String::from)))
+                    .unwrap_or_default();
                 let items: Vec<String> = value
                     .as_deref()
                     .unwrap_or("")
@@ -82,15 +94,11 @@ fn apply_ops(
                     .filter(|s| !s.is_empty())
                     .map(String::from)
                     .collect();
-                let mut list: Vec<String> = next
-                    .get(name)
-                    .map(|v| {
-                        v.split(',')
-                            .map(|s| s.trim().to_string())
-                            .filter(|s| !s.is_empty())
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let mut list: Vec<String> = current_value
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if *op == APPEND {
                     for i in items {
                         if !list.contains(&i) {
