@@ -120,7 +120,9 @@ def test_topic_config_inherits_static_broker_setting(admin, broker):
     create_topic(admin, name)
     entry = describe_topic_configs(admin, name)["retention.ms"]
     assert entry.value == str(170 * 3_600_000), entry.value
-    assert source(entry) == ConfigSource.STATIC_BROKER_CONFIG, source(entry)
+    # Source: Kafka's ConfigHelper drops synonyms listed before the topic config's own broker
+    # key (log.retention.ms), so a value inherited from log.retention.hours is reported as
+    # DEFAULT_CONFIG by Kafka too; only the value is checked here.
 
 
 def test_incremental_alter_configs(admin):
