@@ -76,12 +76,10 @@ impl ProduceError {
 }
 
 pub fn log_error_code(e: &LogError) -> i16 {
-    match e {
-        LogError::OffsetOutOfRange { .. } => codes::OFFSET_OUT_OF_RANGE,
-        LogError::OutOfOrderSequence { .. } => codes::OUT_OF_ORDER_SEQUENCE_NUMBER,
-        LogError::InvalidProducerEpoch { .. } => codes::INVALID_PRODUCER_EPOCH,
-        _ => codes::KAFKA_STORAGE_ERROR,
+    if matches!(e, LogError::Io(_) | LogError::InconsistentLogDir { .. }) {
+        tracing::error!(error = %e, "storage error");
     }
+    e.kafka_code()
 }
 
 pub struct ReplicaManager {
