@@ -13,6 +13,7 @@ Each test runs its own broker (fixture `fresh_broker`) on a temp log.dirs.
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from confluent_kafka import Producer, TopicPartition
@@ -78,6 +79,14 @@ def test_kill9_while_producing_keeps_what_was_acknowledged(fresh_broker):
         if killed_at is None and len(acked) >= 20_000:
             b.kill9()  # records are still being sent
             killed_at = i
+    # Enqueueing can outrun the acknowledgements: keep serving delivery reports until 20,000
+    # are in, then kill while the rest are still in flight.
+    deadline = time.monotonic() + 60
+    while killed_at is None and time.monotonic() < deadline:
+        p.poll(0.01)
+        if len(acked) >= 20_000:
+            b.kill9()
+            killed_at = len(acked)
     assert killed_at is not None, "never reached 20,000 acknowledgements"
     b.restart()
     p.flush(60)  # in-flight records may now be delivered or fail; only acknowledged ones count
