@@ -20,42 +20,13 @@ pub fn parse_kvs(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     items.iter().map(|s| parse_kv(s)).collect()
 }
 
-/// Parses Java properties text: `#`/`!` comments, `=`, `:` or whitespace separators,
-/// trailing-backslash continuation lines. Unicode escapes are kept literally.
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut logical = String::new();
-    for raw in text.lines() {
-        let line = raw.trim_start();
-        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
-        {
-            continue;
-        }
-        if let Some(stripped) = line.strip_suffix('\\') {
-            logical.push_str(stripped);
-            continue;
-        }
-        logical.push_str(line);
-        let entry = std::mem::take(&mut logical);
-        let idx = entry.find(['=', ':', ' ', '\t']);
-        let (k, v) = match idx {
-            Some(i) => {
-                let v = entry[i + 1..].trim_start();
-                let v = v.strip_prefix(['=', ':']).map(str::trim_start).unwrap_or(v);
-                (&entry[..i], v)
-            }
-            None => (entry.as_str(), ""),
-        };
-        out.insert(k.trim().to_string(), v.trim_end().to_string());
-    }
-    out
-}
-
-/// Reads a properties file.
+/// Reads a Java properties file (the same parser as server.properties).
 pub fn load_properties(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(parse_properties(&text))
+    let pairs = sluice_config::properties::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}:{}: {}", path.display(), e.line, e.reason))?;
+    Ok(pairs.into_iter().collect())
 }
 
 /// Kafka's boolean parsing for tool properties ("true", case-insensitive).
@@ -110,9 +81,16 @@ mod tests {
 
     #[test]
     fn properties_file() {
-        let p = parse_properties(
+        let dir = std::env::temp_dir().join(format!("sluice-props-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("producer.properties");
+        std::fs::write(
+            &path,
             "# c\n! c\nacks=all\nlinger.ms : 5\nclient.id  x\nlong=a,\\\n  b\nempty=\n",
-        );
+        )
+        .unwrap();
+        let p = load_properties(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(p["acks"], "all");
         assert_eq!(p["linger.ms"], "5");
         assert_eq!(p["client.id"], "x");
