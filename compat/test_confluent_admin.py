@@ -18,7 +18,7 @@ from confluent_kafka.admin import (
 )
 
 from broker import wait_for
-from helpers import only, consume, create_topic, error_code, make_records, produce, unique, wait_topic
+from helpers import admin_client, only, consume, create_topic, error_code, make_records, produce, unique, wait_topic
 
 T = 30  # seconds for any single admin call
 
@@ -224,3 +224,42 @@ def test_describe_cluster(admin, broker):
     md = admin.list_topics(timeout=10)
     assert {b.id: (b.host, b.port) for b in md.brokers.values()} == {broker.node_id: (broker.host, broker.port)}
     assert md.cluster_id == desc.cluster_id
+
+
+def test_dynamic_broker_configs_apply_to_topics_and_survive_restart(fresh_broker):
+    b = fresh_broker.start()
+    adm = admin_client(b.bootstrap)
+    node = ConfigResource(
+        ResourceType.BROKER,
+        str(b.node_id),
+        incremental_configs=[ConfigEntry("log.retention.ms", "7200000", incremental_operation=AlterConfigOpType.SET)],
+    )
+    adm.incremental_alter_configs([node], request_timeout=T)[node].result(timeout=T + 5)
+    configs = only(adm.describe_configs([ConfigResource(ResourceType.BROKER, str(b.node_id))], request_timeout=T)).result(timeout=T + 5)
+    entry = configs["log.retention.ms"]
+    assert entry.value == "7200000" and source(entry) == ConfigSource.DYNAMIC_BROKER_CONFIG, (entry.value, source(entry))
+    # Topics without an override inherit the dynamic broker value.
+    name = unique("adm-dyn")
+    create_topic(adm, name)
+    assert describe_topic_configs(adm, name)["retention.ms"].value == "7200000"
+    # A static-only key cannot be changed at runtime.
+    bad = ConfigResource(
+        ResourceType.BROKER,
+        str(b.node_id),
+        incremental_configs=[ConfigEntry("node.id", "9", incremental_operation=AlterConfigOpType.SET)],
+    )
+    with pytest.raises(KafkaException) as exc:
+        adm.incremental_alter_configs([bad], request_timeout=T)[bad].result(timeout=T + 5)
+    assert error_code(exc.value) == KafkaError.INVALID_CONFIG
+    # Dynamic configs live in the metadata log: they survive a restart.
+    assert b.stop() == 0
+    b.start()
+    adm = admin_client(b.bootstrap)
+    assert describe_topic_configs(adm, name)["retention.ms"].value == "7200000"
+    node = ConfigResource(
+        ResourceType.BROKER,
+        str(b.node_id),
+        incremental_configs=[ConfigEntry("log.retention.ms", None, incremental_operation=AlterConfigOpType.DELETE)],
+    )
+    adm.incremental_alter_configs([node], request_timeout=T)[node].result(timeout=T + 5)
+    assert describe_topic_configs(adm, name)["retention.ms"].value == str(168 * 3_600_000)

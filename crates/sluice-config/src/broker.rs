@@ -39,6 +39,14 @@ pub enum ProcessRole {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokerConfig {
     raw: BTreeMap<String, String>,
+    /// Keys from the file and `--override`s only (before dynamic configs were layered on).
+    static_raw: BTreeMap<String, String>,
+    /// Dynamic configs for this broker (DYNAMIC_BROKER_CONFIG), from the metadata log.
+    dynamic_broker: BTreeMap<String, String>,
+    /// Cluster-wide dynamic defaults (DYNAMIC_DEFAULT_BROKER_CONFIG), from the metadata log.
+    dynamic_default: BTreeMap<String, String>,
+    /// Built from the embedded default (affects the `log.dirs` fallback).
+    embedded: bool,
     /// The file it came from (`None` for the embedded default).
     pub path: Option<PathBuf>,
     /// `node.id` (or its alias `broker.id`).
@@ -154,7 +162,8 @@ impl BrokerConfig {
                 )),
             }
         }
-        let config = Resolver { raw: &raw }.resolve(embedded)?;
+        let mut config = Resolver { raw: &raw }.resolve(embedded)?;
+        config.embedded = embedded;
         Ok((config, warnings))
     }
 
@@ -224,7 +233,45 @@ impl BrokerConfig {
 
     /// Keys that were set in the file or an override (DescribeConfigs STATIC_BROKER_CONFIG).
     pub(crate) fn static_value(&self, key: &str) -> Option<&str> {
-        self.get(key)
+        self.static_raw.get(key).map(String::as_str)
+    }
+
+    /// This broker's dynamic value of `key` (DYNAMIC_BROKER_CONFIG), if set.
+    pub(crate) fn dynamic_broker_value(&self, key: &str) -> Option<&str> {
+        self.dynamic_broker.get(key).map(String::as_str)
+    }
+
+    /// The cluster-wide dynamic default of `key` (DYNAMIC_DEFAULT_BROKER_CONFIG), if set.
+    pub(crate) fn dynamic_default_value(&self, key: &str) -> Option<&str> {
+        self.dynamic_default.get(key).map(String::as_str)
+    }
+
+    /// The cluster-wide dynamic defaults currently applied.
+    pub fn dynamic_defaults(&self) -> &BTreeMap<String, String> {
+        &self.dynamic_default
+    }
+
+    /// The effective config once dynamic broker configs are layered over the static ones
+    /// (Kafka's precedence: per-broker dynamic > cluster-wide dynamic default > static >
+    /// default). Static-only settings such as listeners are unaffected because only
+    /// dynamically updatable keys are ever stored (see [`validate_dynamic_broker_config`]).
+    pub fn with_dynamic(
+        &self,
+        cluster_default: &BTreeMap<String, String>,
+        per_broker: &BTreeMap<String, String>,
+    ) -> Result<BrokerConfig, ConfigError> {
+        let pairs = self
+            .static_raw
+            .iter()
+            .chain(cluster_default.iter())
+            .chain(per_broker.iter())
+            .map(|(k, v)| (k.clone(), v.clone()));
+        let (mut config, _) = Self::from_pairs(pairs, self.embedded)?;
+        config.path = self.path.clone();
+        config.static_raw = self.static_raw.clone();
+        config.dynamic_default = cluster_default.clone();
+        config.dynamic_broker = per_broker.clone();
+        Ok(config)
     }
 }
 
@@ -385,6 +432,10 @@ impl Resolver<'_> {
         let bootstrap_key = "controller.quorum.bootstrap.servers";
         Ok(BrokerConfig {
             raw: self.raw.clone(),
+            static_raw: self.raw.clone(),
+            dynamic_broker: BTreeMap::new(),
+            dynamic_default: BTreeMap::new(),
+            embedded: false,
             path: None,
             node_id,
             process_roles,
@@ -566,6 +617,19 @@ pub(crate) fn flush_messages(n: i64) -> u64 {
 }
 
 /// Every broker key Kafka defines that Sluice knows, sorted by name.
+/// Checks that `key` may be changed at runtime (`kafka-configs --alter --entity-type brokers`)
+/// and that `value` is valid for it. Kafka refuses static-only keys the same way.
+pub fn validate_dynamic_broker_config(key: &str, value: &str) -> Result<(), ConfigError> {
+    match broker_def(key) {
+        Some(def) if def.dynamic => def.parse(value).map(|_| ()),
+        _ => Err(ConfigError::invalid(
+            key,
+            value,
+            format!("Cannot update these configs dynamically: Set({key})"),
+        )),
+    }
+}
+
 pub(crate) fn known_keys() -> impl Iterator<Item = &'static str> {
     BROKER_DEFS.iter().map(|d| d.name)
 }

@@ -59,8 +59,8 @@ pub struct ConfigEntry {
     pub documentation: Option<String>,
 }
 
-/// Kafka's `configSynonyms(name, brokerSynonyms(name))` for a static-only broker: set keys
-/// (STATIC_BROKER_CONFIG) then keys with defaults (DEFAULT_CONFIG), in precedence order within
+/// Kafka's `configSynonyms(name, brokerSynonyms(name))`: dynamic per-broker keys, dynamic
+/// cluster defaults, set keys (STATIC_BROKER_CONFIG), then keys with defaults (DEFAULT_CONFIG), in precedence order within
 /// each group, with entries before the first one named `name` dropped.
 pub(crate) fn broker_config_synonyms(
     broker: &BrokerConfig,
@@ -69,6 +69,22 @@ pub(crate) fn broker_config_synonyms(
 ) -> Vec<ConfigSynonym> {
     let keys = broker_synonyms(name);
     let mut all: Vec<ConfigSynonym> = Vec::new();
+    for key in keys {
+        if let Some(v) = broker.dynamic_broker_value(key) {
+            let value = (!sensitive).then(|| v.to_string());
+            all.push((key.to_string(), value, ConfigSource::DynamicBrokerConfig));
+        }
+    }
+    for key in keys {
+        if let Some(v) = broker.dynamic_default_value(key) {
+            let value = (!sensitive).then(|| v.to_string());
+            all.push((
+                key.to_string(),
+                value,
+                ConfigSource::DynamicDefaultBrokerConfig,
+            ));
+        }
+    }
     for key in keys {
         if let Some(v) = broker.static_value(key) {
             let value = (!sensitive).then(|| v.to_string());

@@ -12,7 +12,7 @@ pub mod listener;
 pub mod properties;
 pub mod topic;
 
-pub use broker::{BrokerConfig, ProcessRole, EMBEDDED_DEFAULT};
+pub use broker::{validate_dynamic_broker_config, BrokerConfig, ProcessRole, EMBEDDED_DEFAULT};
 pub use def::{ConfigDef, ConfigType, Validator, Value};
 pub use describe::{describe_broker_config, ConfigEntry, ConfigSource, ConfigSynonym};
 pub use listener::{Endpoint, HostPort, QuorumVoter, SecurityProtocol};

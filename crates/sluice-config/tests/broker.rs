@@ -387,3 +387,44 @@ fn describe_broker_reports_every_key_with_source_and_synonyms() {
     assert_eq!(ConfigSource::StaticBrokerConfig.id(), 4);
     assert_eq!(ConfigType::Password.id(), 9);
 }
+
+#[test]
+fn dynamic_configs_layer_over_static_ones_in_kafkas_order() {
+    use sluice_config::{describe_broker_config, validate_dynamic_broker_config, ConfigSource};
+    use std::collections::BTreeMap;
+    let (base, _) = BrokerConfig::load(
+        None,
+        &[("log.retention.hours".to_string(), "170".to_string())],
+    )
+    .unwrap();
+    let defaults = BTreeMap::from([("log.retention.ms".to_string(), "3600000".to_string())]);
+    let mine = BTreeMap::from([("log.retention.ms".to_string(), "7200000".to_string())]);
+    let eff = base.with_dynamic(&defaults, &mine).unwrap();
+    assert_eq!(eff.log_retention_ms, 7_200_000);
+    assert_eq!(eff.log_config().retention_ms, 7_200_000);
+    let entry = describe_broker_config(&eff)
+        .into_iter()
+        .find(|e| e.name == "log.retention.ms")
+        .unwrap();
+    assert_eq!(entry.source, ConfigSource::DynamicBrokerConfig);
+    let sources: Vec<_> = entry.synonyms.iter().map(|s| s.2).collect();
+    assert_eq!(
+        sources[..3],
+        [
+            ConfigSource::DynamicBrokerConfig,
+            ConfigSource::DynamicDefaultBrokerConfig,
+            ConfigSource::StaticBrokerConfig
+        ]
+    );
+    // Only the cluster default left: it wins over the static hours.
+    let eff = base.with_dynamic(&defaults, &BTreeMap::new()).unwrap();
+    assert_eq!(eff.log_retention_ms, 3_600_000);
+    // Back to static.
+    let eff = base
+        .with_dynamic(&BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    assert_eq!(eff.log_retention_ms, 170 * 3_600_000);
+    assert!(validate_dynamic_broker_config("log.retention.ms", "1000").is_ok());
+    assert!(validate_dynamic_broker_config("node.id", "2").is_err());
+    assert!(validate_dynamic_broker_config("log.retention.ms", "abc").is_err());
+}

@@ -19,7 +19,11 @@ pub struct Endpoint {
 }
 
 pub struct Broker {
+    /// The static config (file + overrides). Use [`Broker::effective_config`] for values
+    /// that dynamic broker configs can change.
     pub config: BrokerConfig,
+    /// Static config with the dynamic broker configs of the metadata image layered on.
+    effective: std::sync::RwLock<Arc<BrokerConfig>>,
     pub node_id: i32,
     pub cluster_id: String,
     pub metadata: MetadataStore,
@@ -44,6 +48,7 @@ impl Broker {
         advertised: Vec<Endpoint>,
     ) -> Broker {
         Broker {
+            effective: std::sync::RwLock::new(Arc::new(config.clone())),
             config,
             node_id,
             cluster_id,
@@ -57,6 +62,38 @@ impl Broker {
 
     pub fn image(&self) -> Arc<MetadataImage> {
         self.metadata.image()
+    }
+
+    /// The config in force now: static settings plus dynamic broker configs.
+    pub fn effective_config(&self) -> Arc<BrokerConfig> {
+        match self.effective.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Recomputes the effective config from the image's dynamic broker configs and brings
+    /// local partition logs in line with the image. Blocking: call off the async workers.
+    pub fn apply_image(&self, image: &MetadataImage) -> anyhow::Result<()> {
+        let empty = BTreeMap::new();
+        let defaults = image.broker_configs.get("").unwrap_or(&empty);
+        let mine = image
+            .broker_configs
+            .get(&self.node_id.to_string())
+            .unwrap_or(&empty);
+        let effective = match self.config.with_dynamic(defaults, mine) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::error!(error = %e, "ignoring invalid dynamic broker configs");
+                Arc::new(self.config.clone())
+            }
+        };
+        match self.effective.write() {
+            Ok(mut g) => *g = effective.clone(),
+            Err(p) => *p.into_inner() = effective.clone(),
+        }
+        self.replicas.sync_with_image(image, &effective)?;
+        Ok(())
     }
 
     /// Brokers that can host replicas. One node today; the cluster issue registers more.
@@ -82,7 +119,7 @@ impl Broker {
         let this = self.clone();
         let image = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let image = this.metadata.commit(records)?;
-            this.replicas.sync_with_image(&image, &this.config)?;
+            this.apply_image(&image)?;
             Ok(image)
         })
         .await??;

@@ -105,7 +105,7 @@ impl Node {
             let b = broker.clone();
             tokio::task::spawn_blocking(move || {
                 let image = b.image();
-                b.replicas.sync_with_image(&image, &b.config)
+                b.apply_image(&image)
             })
             .await??;
         }

@@ -1,13 +1,12 @@
-//! AlterConfigs (legacy, whole-set replace) for topics: the given configs become the topic's
-//! complete override set. Dynamic broker configs are not supported yet and are refused with
-//! a clear message.
+//! AlterConfigs (legacy, whole-set replace): the given configs become the topic's complete
+//! override set, or the broker's complete dynamic config set.
 
 use std::collections::BTreeMap;
 
 use sluice_protocol::kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use sluice_protocol::kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 
-use super::config_changes::{apply_topic_overrides, ConfigChangeError};
+use super::config_changes::{apply_config_changes, ConfigChangeError};
 use super::str_bytes;
 use crate::dispatch::RequestContext;
 
@@ -35,7 +34,7 @@ pub async fn handle(
                 "Null value not supported for : {name}"
             ))),
             None => {
-                apply_topic_overrides(
+                apply_config_changes(
                     ctx,
                     res.resource_type,
                     res.resource_name.as_str(),

@@ -1,9 +1,12 @@
 //! Shared path of AlterConfigs and IncrementalAlterConfigs: compute a topic's new override set
-//! from its current one, validate every entry, and commit the difference as Config records.
+//! (or a broker's dynamic config set) from its current one, validate every entry, and commit
+//! the difference as Config records.
 
 use std::collections::BTreeMap;
 
-use sluice_metadata::records::{MetadataRecord, RESOURCE_TOPIC};
+use sluice_metadata::records::{
+    MetadataRecord, RESOURCE_BROKER as METADATA_BROKER, RESOURCE_TOPIC,
+};
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC as WIRE_TOPIC};
 use crate::dispatch::RequestContext;
@@ -33,9 +36,10 @@ impl ConfigChangeError {
     }
 }
 
-/// Applies `change` to the overrides of topic `name` (validated, committed unless
-/// `validate_only`). Broker resources are refused: dynamic broker configs are not supported.
-pub async fn apply_topic_overrides(
+/// Applies `change` to the current overrides of a topic (`resource_type` 2) or to the dynamic
+/// configs of a broker (4; name = its id, or "" for the cluster-wide default), validates every
+/// entry and commits the difference unless `validate_only`.
+pub async fn apply_config_changes(
     ctx: &RequestContext<'_>,
     resource_type: i8,
     name: &str,
@@ -44,43 +48,59 @@ pub async fn apply_topic_overrides(
         &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, String>, ConfigChangeError>,
 ) -> Result<(), ConfigChangeError> {
-    match resource_type {
-        WIRE_TOPIC => {}
-        RESOURCE_BROKER => return Err(ConfigChangeError::invalid_request(
-            "Dynamic broker configs are not supported by Sluice yet; set them in server.properties"
-                .into(),
-        )),
+    let broker = ctx.broker;
+    let record_type = match resource_type {
+        WIRE_TOPIC => RESOURCE_TOPIC,
+        RESOURCE_BROKER => {
+            if !name.is_empty() && !broker.live_brokers().iter().any(|b| b.to_string() == name) {
+                return Err(ConfigChangeError::invalid_request(format!(
+                    "Unexpected broker id, expected one of {:?} or empty string, but received {name}",
+                    broker.live_brokers()
+                )));
+            }
+            METADATA_BROKER
+        }
         other => {
             return Err(ConfigChangeError::invalid_request(format!(
                 "Unsupported resource type {other}"
             )))
         }
-    }
-    let broker = ctx.broker;
+    };
     let outcome = broker
         .controller_write(|image| {
-            if image.topic(name).is_none() {
-                return Err(ConfigChangeError {
-                    code: codes::UNKNOWN_TOPIC_OR_PARTITION,
-                    message: format!("Topic {name} does not exist"),
-                });
-            }
-            let current = image.topic_config(name);
+            let current = if record_type == RESOURCE_TOPIC {
+                if image.topic(name).is_none() {
+                    return Err(ConfigChangeError {
+                        code: codes::UNKNOWN_TOPIC_OR_PARTITION,
+                        message: format!("Topic {name} does not exist"),
+                    });
+                }
+                image.topic_config(name)
+            } else {
+                image.broker_configs.get(name).cloned().unwrap_or_default()
+            };
             let next = change(&current)?;
             for (k, v) in &next {
-                sluice_config::validate_topic_config(k, v)
-                    .map_err(|e| ConfigChangeError::invalid_config(e.to_string()))?;
+                if current.get(k) == Some(v) {
+                    continue;
+                }
+                let checked = if record_type == RESOURCE_TOPIC {
+                    sluice_config::validate_topic_config(k, v)
+                } else {
+                    sluice_config::validate_dynamic_broker_config(k, v)
+                };
+                checked.map_err(|e| ConfigChangeError::invalid_config(e.to_string()))?;
             }
             if validate_only {
                 return Ok((Vec::new(), ()));
             }
             let mut records = Vec::new();
             for k in current.keys().filter(|k| !next.contains_key(*k)) {
-                records.push(config_record(name, k, None));
+                records.push(config_record(record_type, name, k, None));
             }
             for (k, v) in &next {
                 if current.get(k) != Some(v) {
-                    records.push(config_record(name, k, Some(v.clone())));
+                    records.push(config_record(record_type, name, k, Some(v.clone())));
                 }
             }
             Ok((records, ()))
@@ -95,10 +115,15 @@ pub async fn apply_topic_overrides(
     }
 }
 
-fn config_record(topic: &str, name: &str, value: Option<String>) -> MetadataRecord {
+fn config_record(
+    resource_type: i8,
+    resource: &str,
+    name: &str,
+    value: Option<String>,
+) -> MetadataRecord {
     MetadataRecord::Config {
-        resource_type: RESOURCE_TOPIC,
-        resource_name: topic.to_string(),
+        resource_type,
+        resource_name: resource.to_string(),
         name: name.to_string(),
         value,
     }

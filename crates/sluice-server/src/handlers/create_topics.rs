@@ -99,12 +99,12 @@ pub async fn handle(
             )
         };
         let num_partitions = if topic.num_partitions == -1 {
-            broker.config.num_partitions
+            broker.effective_config().num_partitions
         } else {
             topic.num_partitions
         };
         let replication_factor = if topic.replication_factor == -1 {
-            broker.config.default_replication_factor as i16
+            broker.effective_config().default_replication_factor as i16
         } else {
             topic.replication_factor
         };
@@ -135,7 +135,8 @@ pub async fn handle(
                 if !request.validate_only {
                     tracing::info!(topic = %name, partitions = assignment.len(), "created topic");
                 }
-                let entries = sluice_config::describe_topic_config(&broker.config, &configs);
+                let entries =
+                    sluice_config::describe_topic_config(&broker.effective_config(), &configs);
                 let configs = entries
                     .into_iter()
                     .map(|e| {

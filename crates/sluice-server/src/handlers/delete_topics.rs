@@ -52,7 +52,7 @@ pub async fn handle(
         let result = result
             .with_name(Some(TopicName(str_bytes(topic.clone()))))
             .with_topic_id(topic_id);
-        if !broker.config.delete_topic_enable {
+        if !broker.effective_config().delete_topic_enable {
             responses.push(result.with_error_code(TOPIC_DELETION_DISABLED));
             continue;
         }

@@ -24,7 +24,7 @@ pub fn handle(
                 .with_broker_id(BrokerId(broker.node_id))
                 .with_host(str_bytes(e.host.clone()))
                 .with_port(e.port)
-                .with_rack(broker.config.broker_rack.clone().map(str_bytes))]
+                .with_rack(broker.effective_config().broker_rack.clone().map(str_bytes))]
         })
         .unwrap_or_default();
     DescribeClusterResponse::default()

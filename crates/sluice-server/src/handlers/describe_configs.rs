@@ -2,7 +2,7 @@
 //! type and (when asked) synonyms, as computed by `sluice-config` from the broker's static
 //! config and the topic's overrides in the metadata image.
 
-use sluice_config::ConfigEntry;
+use sluice_config::{BrokerConfig, ConfigEntry, ConfigSource};
 use sluice_protocol::kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
@@ -31,7 +31,7 @@ pub fn handle(
                 .with_resource_name(res.resource_name.clone());
             let entries = match res.resource_type {
                 RESOURCE_TOPIC => match image.topic(&name) {
-                    Some(_) => sluice_config::describe_topic_config(&broker.config, &image.topic_config(&name)),
+                    Some(_) => sluice_config::describe_topic_config(&broker.effective_config(), &image.topic_config(&name)),
                     None => {
                         return result
                             .with_error_code(codes::UNKNOWN_TOPIC_OR_PARTITION)
@@ -44,7 +44,13 @@ pub fn handle(
                             Some(str_bytes(format!("Unexpected broker id, expected {} or empty string, but received {name}", broker.node_id))),
                         );
                     }
-                    sluice_config::describe_broker_config(&broker.config)
+                    let config = broker.effective_config();
+                    let entries = sluice_config::describe_broker_config(&config);
+                    if name.is_empty() {
+                        cluster_defaults(entries, &config)
+                    } else {
+                        entries
+                    }
                 }
                 other => {
                     return result
@@ -62,6 +68,24 @@ pub fn handle(
         })
         .collect();
     DescribeConfigsResponse::default().with_results(results)
+}
+
+/// The cluster-wide default resource (name ""): only the dynamic defaults, each reported with
+/// DYNAMIC_DEFAULT_BROKER_CONFIG as its source, as Kafka does.
+fn cluster_defaults(entries: Vec<ConfigEntry>, config: &BrokerConfig) -> Vec<ConfigEntry> {
+    let defaults = config.dynamic_defaults();
+    entries
+        .into_iter()
+        .filter_map(|mut e| {
+            let value = defaults.get(&e.name)?.clone();
+            e.value = (!e.sensitive).then_some(value);
+            e.source = ConfigSource::DynamicDefaultBrokerConfig;
+            e.is_default = false;
+            e.synonyms
+                .retain(|s| s.2 != ConfigSource::DynamicBrokerConfig);
+            Some(e)
+        })
+        .collect()
 }
 
 fn to_wire(e: ConfigEntry, synonyms: bool, documentation: bool) -> DescribeConfigsResourceResult {

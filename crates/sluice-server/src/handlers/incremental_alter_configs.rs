@@ -8,7 +8,7 @@ use sluice_protocol::kafka_protocol::messages::{
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 
-use super::config_changes::{apply_topic_overrides, ConfigChangeError};
+use super::config_changes::{apply_config_changes, ConfigChangeError};
 use super::str_bytes;
 use crate::dispatch::RequestContext;
 
@@ -37,7 +37,7 @@ pub async fn handle(
                 )
             })
             .collect();
-        let outcome = apply_topic_overrides(
+        let outcome = apply_config_changes(
             ctx,
             res.resource_type,
             res.resource_name.as_str(),

@@ -69,7 +69,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Metad
                     topics.push(error(codes::INVALID_TOPIC_EXCEPTION));
                     continue;
                 }
-                if !(allow_auto_create && broker.config.auto_create_topics_enable) {
+                if !(allow_auto_create && broker.effective_config().auto_create_topics_enable) {
                     topics.push(error(codes::UNKNOWN_TOPIC_OR_PARTITION));
                     continue;
                 }
@@ -93,7 +93,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Metad
                 .with_node_id(BrokerId(broker.node_id))
                 .with_host(str_bytes(e.host.clone()))
                 .with_port(e.port)
-                .with_rack(broker.config.broker_rack.clone().map(str_bytes))]
+                .with_rack(broker.effective_config().broker_rack.clone().map(str_bytes))]
         })
         .unwrap_or_default();
     MetadataResponse::default()
@@ -110,12 +110,12 @@ async fn auto_create(
     let broker = ctx.broker;
     let live = broker.live_brokers();
     let rf = broker
-        .config
+        .effective_config()
         .default_replication_factor
         .clamp(1, live.len().max(1) as i32) as i16;
     let new = NewTopic {
         name,
-        num_partitions: broker.config.num_partitions,
+        num_partitions: broker.effective_config().num_partitions,
         replication_factor: rf,
         assignments: None,
         configs: BTreeMap::new(),
