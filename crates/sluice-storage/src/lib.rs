@@ -7,6 +7,7 @@ use std::fmt;
 
 mod checkpoint;
 mod epoch_cache;
+mod file_slice;
 mod index;
 mod log;
 mod log_load;
@@ -20,6 +21,7 @@ pub use checkpoint::{
     MetaProperties,
 };
 pub use epoch_cache::LeaderEpochCache;
+pub use file_slice::{FileRead, FileSlice};
 pub use log::Log;
 pub use manager::LogManager;
 pub use producer_state::{ProducerStateManager, SnapshotError};

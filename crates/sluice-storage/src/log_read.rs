@@ -10,7 +10,7 @@ use sluice_protocol::kafka_protocol::records::RecordBatchDecoder;
 use sluice_protocol::record_batch::{BatchHeader, HEADER_SIZE};
 
 use crate::segment::Segment;
-use crate::{Log, LogError, ReadInfo};
+use crate::{FileRead, FileSlice, Log, LogError, ReadInfo};
 
 /// (base offset, total size, last offset) from the first bytes of a batch header.
 fn raw_header(b: &[u8]) -> Option<(i64, usize, i64)> {
@@ -26,6 +26,7 @@ fn raw_header(b: &[u8]) -> Option<(i64, usize, i64)> {
 impl Log {
     /// Reads whole batches starting at the batch containing `offset`, at most `max_bytes` (but
     /// the first batch whole if `min_one`), never batches with base offset >= `max_offset`.
+    /// The bytes of [`Log::read_slices`], read into one buffer.
     pub fn read(
         &self,
         offset: i64,
@@ -33,6 +34,30 @@ impl Log {
         max_offset: i64,
         min_one: bool,
     ) -> Result<ReadInfo, LogError> {
+        let r = self.read_slices(offset, max_bytes, max_offset, min_one)?;
+        let records = if r.len == 0 {
+            Bytes::new()
+        } else {
+            Bytes::from(r.to_vec()?)
+        };
+        Ok(ReadInfo {
+            records,
+            first_offset: r.first_offset,
+            log_start_offset: r.log_start_offset,
+            log_end_offset: r.log_end_offset,
+        })
+    }
+
+    /// Like [`Log::read`] (same batches, same limits) but returns the file regions holding
+    /// them instead of their bytes: boundaries are found through the offset index and small
+    /// header reads, the records themselves are never read here.
+    pub fn read_slices(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one: bool,
+    ) -> Result<FileRead, LogError> {
         let (start, end) = (self.log_start_offset(), self.log_end_offset());
         if offset < start || offset > end {
             return Err(LogError::OffsetOutOfRange {
@@ -42,8 +67,9 @@ impl Log {
                 log_end_offset: end,
             });
         }
-        let empty = ReadInfo {
-            records: Bytes::new(),
+        let empty = FileRead {
+            slices: Vec::new(),
+            len: 0,
             first_offset: offset,
             log_start_offset: start,
             log_end_offset: end,
@@ -51,7 +77,6 @@ impl Log {
         if offset >= end || offset >= max_offset {
             return Ok(empty);
         }
-        let interval = self.config().index_interval_bytes;
         let mut seg = self
             .segments_read()
             .range(..=offset)
@@ -59,11 +84,13 @@ impl Log {
             .map(|(_, s)| s.clone())
             .or_else(|| self.segments_read().values().next().cloned());
         while let Some(s) = seg {
-            if let Some((records, first_offset)) =
-                read_segment(&s, offset, max_bytes, max_offset, min_one, interval)?
+            if let Some((slice, first_offset)) =
+                locate_in_segment(&s, offset, max_bytes, max_offset, min_one)?
             {
-                return Ok(ReadInfo {
-                    records,
+                let len = slice.as_ref().map_or(0, |s| s.len);
+                return Ok(FileRead {
+                    slices: slice.into_iter().collect(),
+                    len,
                     first_offset,
                     log_start_offset: start,
                     log_end_offset: end,
@@ -164,15 +191,52 @@ fn first_record_at_or_after(
     }
 }
 
-/// Reads from one segment; None if it holds no batch containing an offset >= `offset`.
-fn read_segment(
+/// Bytes of a batch header needed by [`raw_header`].
+const RAW_HEADER: usize = 27;
+
+/// Reads batch headers through a small buffer, so walking many small batches costs one
+/// pread per few KiB rather than one per batch (large batches cost one small read each).
+struct HeaderCursor<'a> {
+    seg: &'a Segment,
+    buf: [u8; 4096],
+    buf_pos: u64,
+    buf_len: usize,
+}
+
+impl<'a> HeaderCursor<'a> {
+    fn new(seg: &'a Segment) -> Self {
+        HeaderCursor {
+            seg,
+            buf: [0; 4096],
+            buf_pos: 0,
+            buf_len: 0,
+        }
+    }
+
+    /// (base offset, total size, last offset) of the batch at `pos`; None if the file holds
+    /// fewer than a header's bytes there or they do not parse.
+    fn header_at(&mut self, pos: u64) -> std::io::Result<Option<(i64, usize, i64)>> {
+        let cached =
+            pos >= self.buf_pos && pos + RAW_HEADER as u64 <= self.buf_pos + self.buf_len as u64;
+        if !cached {
+            self.buf_len = self.seg.read_small(pos, &mut self.buf)?;
+            self.buf_pos = pos;
+        }
+        let from = (pos - self.buf_pos) as usize;
+        Ok(self.buf.get(from..self.buf_len).and_then(raw_header))
+    }
+}
+
+/// Locates whole batches in one segment: the region from the batch containing `offset`, or
+/// None if the segment holds no batch containing an offset >= `offset`. The region is None
+/// (with the first batch's base offset) when limits exclude even the first batch.
+fn locate_in_segment(
     seg: &Segment,
     offset: i64,
     max_bytes: usize,
     max_offset: i64,
     min_one: bool,
-    interval: u64,
-) -> Result<Option<(Bytes, i64)>, LogError> {
+) -> Result<Option<(Option<FileSlice>, i64)>, LogError> {
     let (mut pos, size) = {
         let m = seg.meta();
         if m.next_offset <= offset {
@@ -186,63 +250,68 @@ fn read_segment(
         };
         (pos, m.size)
     };
-    let chunk = (max_bytes as u64)
-        .saturating_add(interval)
-        .saturating_add(HEADER_SIZE as u64)
-        .max(64 * 1024);
     let corrupt = |at: u64| {
         LogError::Corrupt(format!(
             "unparseable batch at position {at} of {}",
             seg.log_path.display()
         ))
     };
-    // Phase 1: find the batch containing `offset` (usually within the first read).
-    let mut buf = seg.read_at(pos, chunk.min(size - pos) as usize)?;
-    let mut off = 0usize;
-    let (base, first_size) = loop {
-        if pos + off as u64 >= size {
+    let mut cursor = HeaderCursor::new(seg);
+    // Phase 1: find the batch containing `offset` (the index points at most a few KiB before).
+    let (start, base, first_size) = loop {
+        if pos >= size {
             return Ok(None);
         }
-        let Some(hdr) = buf.get(off..).filter(|r| r.len() >= HEADER_SIZE) else {
-            pos += off as u64;
-            off = 0;
-            buf = seg.read_at(pos, chunk.min(size - pos) as usize)?;
-            if buf.len() < HEADER_SIZE {
-                return Err(corrupt(pos));
-            }
-            continue;
-        };
-        let (base, total, last) = raw_header(hdr).ok_or_else(|| corrupt(pos + off as u64))?;
+        let (base, total, last) = cursor.header_at(pos)?.ok_or_else(|| corrupt(pos))?;
+        if pos + total as u64 > size {
+            return Err(corrupt(pos));
+        }
         if last < offset {
-            off += total;
+            pos += total as u64;
             continue;
         }
-        break (base, total);
+        break (pos, base, total as u64);
     };
-    if base >= max_offset || (first_size > max_bytes && !min_one) {
-        return Ok(Some((Bytes::new(), base)));
+    if base >= max_offset || (first_size > max_bytes as u64 && !min_one) {
+        return Ok(Some((None, base)));
     }
-    // Phase 2: whole batches from here while they fit (headers known from the buffer).
-    let mut end = off + first_size;
-    while let Some(hdr) = buf.get(end..).filter(|r| r.len() >= HEADER_SIZE) {
-        let Some((b, total, _)) = raw_header(hdr) else {
+    let budget_end = start.saturating_add(max_bytes as u64);
+    let mut end = start + first_size;
+    // Phase 2a: jump to the last indexed batch that certainly fits (every batch before an
+    // index entry ends before it and has a smaller offset), checked against its header.
+    let jump = {
+        let m = seg.meta();
+        let e = &m.index.entries;
+        let i = e.partition_point(|&(r, p)| {
+            (p as u64) <= budget_end && seg.base_offset + (r as i64) < max_offset
+        });
+        i.checked_sub(1).and_then(|i| e.get(i).copied())
+    };
+    if let Some((rel, p)) = jump {
+        let p = p as u64;
+        if p > end && p < size {
+            if let Some((_, _, last)) = cursor.header_at(p)? {
+                if last == seg.base_offset + rel as i64 {
+                    end = p;
+                }
+            }
+        }
+    }
+    // Phase 2b: whole batches from there while they fit.
+    while end < size {
+        let Some((b, total, _)) = cursor.header_at(end)? else {
             break;
         };
-        if b >= max_offset || end - off + total > max_bytes || (pos + (end + total) as u64) > size {
+        let next = end + total as u64;
+        if b >= max_offset || next - start > max_bytes as u64 || next > size {
             break;
         }
-        end += total;
+        end = next;
     }
-    let records = if end <= buf.len() {
-        Bytes::from(buf).slice(off..end)
-    } else {
-        // The first batch is larger than what was read: one more read for exactly it.
-        let start = pos + off as u64;
-        let v = seg.read_at(start, end - off)?;
-        if v.len() < end - off {
-            return Err(corrupt(start));
-        }
-        Bytes::from(v)
+    let slice = FileSlice {
+        file: seg.file().clone(),
+        position: start,
+        len: (end - start) as usize,
     };
-    Ok(Some((records, base)))
+    Ok(Some((Some(slice), base)))
 }

@@ -7,10 +7,11 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use sluice_protocol::record_batch::{BatchError, BatchHeader, HEADER_SIZE};
 
+use crate::file_slice::pread_append;
 use crate::index::{self, OffsetIndex, TimeIndex, OFFSET_ENTRY, TIME_ENTRY};
 
 const SCAN_CHUNK: usize = 1 << 20;
@@ -89,7 +90,9 @@ pub(crate) struct Segment {
     pub log_path: PathBuf,
     index_path: PathBuf,
     time_path: PathBuf,
-    file: File,
+    /// Shared so reads can hand out [`crate::FileSlice`]s that outlive the segment (deleted
+    /// segments stay readable through an open handle).
+    file: Arc<File>,
     pub meta: RwLock<SegMeta>,
 }
 
@@ -115,7 +118,7 @@ impl Segment {
             log_path: file_name(dir, base, "log"),
             index_path: file_name(dir, base, "index"),
             time_path: file_name(dir, base, "timeindex"),
-            file,
+            file: Arc::new(file),
             meta: RwLock::new(SegMeta::empty(base)),
         }
     }
@@ -256,20 +259,35 @@ impl Segment {
         Ok(Some(i64::from_be_bytes(t)))
     }
 
-    /// Positional read of up to `len` bytes at `pos` (short at end of file).
+    /// Positional read of up to `len` bytes at `pos` (short at end of file). The buffer is
+    /// filled by pread without being zeroed first.
     pub fn read_at(&self, pos: u64, len: usize) -> std::io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; len];
+        let mut buf = Vec::new();
+        pread_append(&self.file, pos, len, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Reads up to `N` bytes at `pos` into a stack buffer; returns how many were read.
+    pub fn read_small<const N: usize>(
+        &self,
+        pos: u64,
+        out: &mut [u8; N],
+    ) -> std::io::Result<usize> {
         let mut done = 0;
-        while done < len {
-            match self.file.read_at(&mut buf[done..], pos + done as u64) {
+        while done < N {
+            match self.file.read_at(&mut out[done..], pos + done as u64) {
                 Ok(0) => break,
                 Ok(n) => done += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }
-        buf.truncate(done);
-        Ok(buf)
+        Ok(done)
+    }
+
+    /// The open log file, for handing out [`crate::FileSlice`]s.
+    pub fn file(&self) -> &Arc<File> {
+        &self.file
     }
 
     /// Calls `f` for each complete batch in `[start, end)`, reading in large chunks. `f` returns
