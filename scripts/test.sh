@@ -7,6 +7,7 @@
 #           ./.venv — installed only when missing, so a second run skips this in seconds
 #   build   cargo build --release -p sluice-cli            (-> target/release/sluice)
 #   rust    cargo nextest run --workspace --release        (cargo test when nextest is absent)
+#   fuzz    cargo fuzz run decode_request for FUZZ_SECONDS (30) — installs cargo-fuzz if missing
 #   compat  pytest compat -m "not crash"   real clients (kcat, confluent-kafka, kafka-python)
 #   crash   pytest compat -m crash         kill -9 and torn-segment recovery
 #
@@ -17,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-ALL_STEPS=(deps build rust compat crash)
+ALL_STEPS=(deps build rust fuzz compat crash)
 if [ "$#" -gt 0 ]; then STEPS=("$@"); else STEPS=("${ALL_STEPS[@]}"); fi
 for s in "${STEPS[@]}"; do
   case " ${ALL_STEPS[*]} " in *" $s "*) ;; *) echo "test.sh: unknown step '$s' (steps: ${ALL_STEPS[*]})" >&2; exit 2 ;; esac
@@ -161,6 +162,18 @@ run_rust_tests() {
   fi
 }
 
+# A short, bounded run of the cargo-fuzz target on request decoding (libFuzzer on stable with
+# `-s none`): any panic or abort in the guard/decoder fails the step.
+run_fuzz() {
+  set -euo pipefail
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked --quiet
+  fi
+  mkdir -p fuzz/corpus/decode_request
+  cd fuzz
+  cargo fuzz run decode_request -s none -- -max_total_time="${FUZZ_SECONDS:-30}" -malloc_limit_mb=512 -print_final_stats=1
+}
+
 run_pytest() {
   local name=$1 marker=$2
   set -euo pipefail
@@ -169,7 +182,7 @@ run_pytest() {
   "$PY" -m pytest compat -m "$marker" --junitxml="$LOGDIR/$name.xml" -o junit_family=xunit1 ${PYTEST_ARGS:-}
 }
 
-export -f install_deps apt_install as_root run_rust_tests run_pytest
+export -f install_deps apt_install as_root run_rust_tests run_fuzz run_pytest
 export APT_UPDATED VENV PY LOGDIR
 
 for step in "${STEPS[@]}"; do
@@ -177,6 +190,7 @@ for step in "${STEPS[@]}"; do
     deps) run_step deps 600 bash -c install_deps ;;
     build) run_step build 1500 cargo build --release -p sluice-cli ;;
     rust) run_step rust 1200 bash -c run_rust_tests ;;
+    fuzz) run_step fuzz 900 bash -c run_fuzz ;;
     compat) run_step compat 900 bash -c 'run_pytest compat "not crash"' ;;
     crash) run_step crash 600 bash -c 'run_pytest crash crash' ;;
   esac
