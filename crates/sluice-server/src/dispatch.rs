@@ -2,6 +2,8 @@
 //! refuses versions the broker does not implement, routes to the one handler file per API and
 //! encodes the response with the right header version. ApiVersions at an unknown version is
 //! answered in the v0 layout with UNSUPPORTED_VERSION (KIP-511), as clients rely on.
+//! Fetch responses are encoded as chunks whose records stay in the segment files
+//! (`fetch_response.rs`); every other response is one buffer from `kafka-protocol`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use sluice_protocol::kafka_protocol::protocol::Encodable;
 use sluice_protocol::versions;
 
 use crate::broker::Broker;
+use crate::fetch_response::{self, Chunk, FetchReply};
 use crate::handlers;
 use crate::replica_manager::codes;
 
@@ -26,8 +29,9 @@ pub struct ConnectionContext {
 
 /// What the connection should do with a request.
 pub enum Outcome {
-    /// Write these byte chunks (size prefix, header, body) in order.
-    Respond(Vec<Bytes>),
+    /// Write these chunks (size prefix, header, body; file regions for Fetch records) in
+    /// order. The size prefix equals the sum of the chunk lengths minus 4.
+    Respond(Vec<Chunk>),
     /// acks=0 produce: send nothing.
     NoResponse,
     /// Close the connection, logging the reason.
@@ -105,7 +109,10 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
         RequestKind::Produce(r) => handlers::produce::handle(&ctx, r)
             .await
             .map(ResponseKind::Produce),
-        RequestKind::Fetch(r) => Some(ResponseKind::Fetch(handlers::fetch::handle(&ctx, r).await)),
+        RequestKind::Fetch(r) => {
+            let reply = handlers::fetch::handle(&ctx, r).await;
+            return encode_fetch(version, header.correlation_id, &reply);
+        }
         RequestKind::ListOffsets(r) => Some(ResponseKind::ListOffsets(
             handlers::list_offsets::handle(&ctx, r),
         )),
@@ -162,13 +169,7 @@ fn encode_response(
         Ok(k) => k.response_header_version(version),
         Err(_) => 0,
     };
-    // Fetch responses carry up to megabytes of records: size the buffer once instead of
-    // growing (and copying) it while encoding.
-    let capacity = match response {
-        ResponseKind::Fetch(r) => r.compute_size(version).unwrap_or(0) + 64,
-        _ => 256,
-    };
-    let mut buf = BytesMut::with_capacity(capacity);
+    let mut buf = BytesMut::with_capacity(256);
     buf.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     if let Err(e) = header.encode(&mut buf, header_version) {
@@ -179,7 +180,16 @@ fn encode_response(
     }
     let size = (buf.len() - 4) as i32;
     buf[..4].copy_from_slice(&size.to_be_bytes());
-    Outcome::Respond(vec![buf.freeze()])
+    Outcome::Respond(vec![Chunk::Bytes(buf.freeze())])
+}
+
+/// Fetch: metadata encoded here, records left in the files (written with sendfile).
+fn encode_fetch(version: i16, correlation_id: i32, reply: &FetchReply) -> Outcome {
+    let header_version = ApiKey::Fetch.response_header_version(version);
+    match fetch_response::encode_frame(reply, version, header_version, correlation_id) {
+        Ok(chunks) => Outcome::Respond(chunks),
+        Err(e) => Outcome::Close(e.to_string()),
+    }
 }
 
 /// KIP-511: an ApiVersions request at a version we don't know gets UNSUPPORTED_VERSION in the

@@ -4,9 +4,11 @@
 
 pub mod broker;
 pub mod dispatch;
+pub mod fetch_response;
 pub mod handlers;
 pub mod network;
 pub mod node;
 pub mod replica_manager;
+mod sendfile;
 
 pub use node::Node;

@@ -1,18 +1,21 @@
 //! Listeners and connections: accepts TCP connections, reads size-prefixed frames (capped by
 //! `socket.request.max.bytes` before any allocation), hands each request to the dispatcher in
 //! arrival order and writes responses in the same order (Kafka's per-connection rule).
+//! Fetch records are written with sendfile from the segment files (`sendfile.rs`).
 //! A connection that sends garbage is closed with a log line; nothing here may panic on input.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
 use crate::broker::Broker;
 use crate::dispatch::{self, Outcome};
+use crate::fetch_response::Chunk;
+use crate::sendfile;
 
 /// Accepts connections until `shutdown` turns true.
 pub async fn serve(
@@ -71,11 +74,20 @@ async fn handle_connection(
     let max_frame = broker.config.socket_request_max_bytes.max(0) as usize;
     // Responses are written by a separate task so reading the next request overlaps writing
     // the previous response; the channel keeps them in order and bounds queued responses.
-    let (tx, mut rx) = mpsc::channel::<Vec<Bytes>>(64);
+    let (tx, mut rx) = mpsc::channel::<Vec<Chunk>>(64);
     let writer = tokio::spawn(async move {
         while let Some(parts) = rx.recv().await {
-            for part in parts {
-                write_half.write_all(&part).await?;
+            for part in &parts {
+                if let Err(e) = sendfile::write_chunk(&mut write_half, part).await {
+                    // Dropping the write half shuts the socket down: the client sees the
+                    // connection end and retries, never a truncated response.
+                    if e.kind() != std::io::ErrorKind::BrokenPipe
+                        && e.kind() != std::io::ErrorKind::ConnectionReset
+                    {
+                        tracing::warn!(%peer, error = %e, "closing connection: response write failed");
+                    }
+                    return Err(e);
+                }
             }
         }
         write_half.shutdown().await?;

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use sluice_config::BrokerConfig;
 use sluice_metadata::MetadataImage;
 use sluice_protocol::record_batch::{BatchHeader, BatchIter};
-use sluice_storage::{AppendInfo, Log, LogError, LogManager, TopicPartition};
+use sluice_storage::{AppendInfo, FileRead, Log, LogError, LogManager, TopicPartition};
 use tokio::sync::watch;
 
 /// Kafka error codes used here.
@@ -234,6 +234,19 @@ impl ReplicaManager {
     ) -> Result<Bytes, LogError> {
         let hw = partition.high_watermark();
         Ok(partition.log.read(offset, max_bytes, hw, min_one)?.records)
+    }
+
+    /// Like [`ReplicaManager::read`] but returns the file regions holding the batches, for
+    /// zero-copy Fetch responses.
+    pub fn read_slices(
+        &self,
+        partition: &Partition,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+    ) -> Result<FileRead, LogError> {
+        let hw = partition.high_watermark();
+        partition.log.read_slices(offset, max_bytes, hw, min_one)
     }
 }
 

@@ -3,7 +3,9 @@
 //! partition with data, KIP-74). When fewer than min_bytes are available it becomes a delayed
 //! operation woken by appends to any of its partitions, until max_wait_ms — never polling.
 //! Sessionless per KIP-227: every answer carries session_id 0, which clients treat as "no
-//! session" and keep sending full fetch requests.
+//! session" and keep sending full fetch requests. Records are returned as file regions
+//! (`FetchReply::files`) that the connection writes with sendfile; only small reads are
+//! copied inline, where one write beats a sendfile per partition.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,13 +18,17 @@ use sluice_protocol::kafka_protocol::messages::fetch_response::{
     FetchableTopicResponse, PartitionData,
 };
 use sluice_protocol::kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
-use sluice_storage::LogError;
+use sluice_storage::{FileRead, LogError};
 
 use super::str_bytes;
 use crate::dispatch::RequestContext;
+use crate::fetch_response::FetchReply;
 use crate::replica_manager::{codes, log_error_code, Partition};
 
 const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+
+/// Reads smaller than this are copied into the response instead of sent as file regions.
+const SENDFILE_MIN_BYTES: usize = 16 * 1024;
 
 /// One requested partition, resolved once.
 struct Wanted {
@@ -33,10 +39,13 @@ struct Wanted {
     hosted: Result<Arc<Partition>, i16>,
 }
 
-pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchResponse {
+pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchReply {
     let version = ctx.api_version;
     if request.session_id != 0 {
-        return FetchResponse::default().with_error_code(FETCH_SESSION_ID_NOT_FOUND);
+        return FetchReply {
+            response: FetchResponse::default().with_error_code(FETCH_SESSION_ID_NOT_FOUND),
+            files: Vec::new(),
+        };
     }
     let image = ctx.broker.image();
     let replicas = &ctx.broker.replicas;
@@ -93,7 +102,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRes
         })
         .collect();
     loop {
-        let (results, total, errors) = read_all(ctx, &wanted, max_bytes);
+        let (results, files, total, errors) = read_all(ctx, &wanted, max_bytes);
         let done = total >= min_bytes.max(1)
             || errors
             || waiters.is_empty()
@@ -104,9 +113,13 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRes
                     t.partitions.push(data);
                 }
             }
-            return FetchResponse::default()
-                .with_session_id(0)
-                .with_responses(topics);
+            // `wanted` is in response order (topic by topic), so `files` is too.
+            return FetchReply {
+                response: FetchResponse::default()
+                    .with_session_id(0)
+                    .with_responses(topics),
+                files,
+            };
         }
         let woke = tokio::time::timeout_at(deadline, any_of(&mut waiters)).await;
         if woke.is_err() {
@@ -136,12 +149,13 @@ async fn any_of(waiters: &mut [Pin<Box<dyn Future<Output = ()> + Send>>]) {
     .await
 }
 
-fn read_all(
-    ctx: &RequestContext<'_>,
-    wanted: &[Wanted],
-    max_bytes: usize,
-) -> (Vec<PartitionData>, usize, bool) {
+/// Per partition: the response entry (records inline, or None when they are in `files`) and
+/// the file regions; plus total record bytes and whether any partition failed.
+type ReadAll = (Vec<PartitionData>, Vec<Option<FileRead>>, usize, bool);
+
+fn read_all(ctx: &RequestContext<'_>, wanted: &[Wanted], max_bytes: usize) -> ReadAll {
     let mut out = Vec::with_capacity(wanted.len());
+    let mut files = Vec::with_capacity(wanted.len());
     let mut total = 0usize;
     let mut errors = false;
     for w in wanted {
@@ -156,6 +170,7 @@ fn read_all(
             Err(code) => {
                 errors = true;
                 out.push(base.with_error_code(*code));
+                files.push(None);
                 continue;
             }
         };
@@ -169,16 +184,28 @@ fn read_all(
         let min_one = total == 0;
         if budget == 0 && !min_one {
             out.push(base.with_records(Some(Bytes::new())));
+            files.push(None);
             continue;
         }
-        match ctx
+        let read = ctx
             .broker
             .replicas
-            .read(partition, w.fetch_offset, budget, min_one)
-        {
-            Ok(records) => {
-                total += records.len();
-                out.push(base.with_records(Some(records)));
+            .read_slices(partition, w.fetch_offset, budget, min_one)
+            .and_then(|r| {
+                if r.len >= SENDFILE_MIN_BYTES {
+                    Ok((None, Some(r)))
+                } else if r.len == 0 {
+                    Ok((Some(Bytes::new()), None))
+                } else {
+                    Ok((Some(Bytes::from(r.to_vec()?)), None))
+                }
+            });
+        match read {
+            Ok((inline, file)) => {
+                total +=
+                    inline.as_ref().map_or(0, |b| b.len()) + file.as_ref().map_or(0, |f| f.len);
+                out.push(base.with_records(inline));
+                files.push(file);
             }
             Err(e) => {
                 errors = true;
@@ -186,8 +213,9 @@ fn read_all(
                     tracing::warn!(partition = %partition.tp, error = %e, "fetch read failed");
                 }
                 out.push(base.with_error_code(log_error_code(&e)));
+                files.push(None);
             }
         }
     }
-    (out, total, errors)
+    (out, files, total, errors)
 }
