@@ -1,7 +1,9 @@
 //! The read side of `Log`: Fetch reads (whole batches from the batch containing an offset,
-//! bounded by max bytes and the high watermark, KIP-74 min-one), ListOffsets by timestamp and
-//! MAX_TIMESTAMP. Reads are positional (pread) on a cloned segment handle: no log lock is held
-//! while bytes are read, and nothing here ever writes.
+//! bounded by max bytes and the high watermark, KIP-74 min-one) — located through the offset
+//! index and batch headers and returned as file regions for sendfile (`read_slices`) or as
+//! bytes (`read`) — and ListOffsets by timestamp and MAX_TIMESTAMP. Reads are positional
+//! (pread) on a cloned segment handle: no log lock is held while bytes are read, and nothing
+//! here ever writes.
 
 use std::sync::Arc;
 
