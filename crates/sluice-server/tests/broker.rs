@@ -364,3 +364,107 @@ async fn unknown_topics_get_an_error_when_auto_create_is_off() {
     );
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_requests_follow_kafkas_rules() {
+    use sluice_protocol::kafka_protocol::messages::create_topics_request::{
+        CreatableReplicaAssignment, CreatableTopic,
+    };
+    use sluice_protocol::kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+    use sluice_protocol::kafka_protocol::messages::{
+        BrokerId, CreateTopicsRequest, DeleteTopicsRequest,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), &[]).await;
+    let c = client(&node).await;
+    let conn = c.any_connection().await.unwrap();
+    let topic = |name: &str| TopicName(StrBytes::from_string(name.to_string()));
+    let create = |t: CreatableTopic, validate_only: bool| {
+        CreateTopicsRequest::default()
+            .with_topics(vec![t])
+            .with_timeout_ms(5000)
+            .with_validate_only(validate_only)
+    };
+    // validate_only answers like a real creation but creates nothing.
+    let r = conn
+        .send(&create(
+            CreatableTopic::default()
+                .with_name(topic("v"))
+                .with_num_partitions(3)
+                .with_replication_factor(1),
+            true,
+        ))
+        .await
+        .unwrap();
+    assert_eq!((r.topics[0].error_code, r.topics[0].num_partitions), (0, 3));
+    assert!(node.broker().image().topic("v").is_none());
+    // Explicit assignment naming a broker that does not exist.
+    let bad = CreatableTopic::default()
+        .with_name(topic("a"))
+        .with_num_partitions(-1)
+        .with_replication_factor(-1)
+        .with_assignments(vec![CreatableReplicaAssignment::default()
+            .with_partition_index(0)
+            .with_broker_ids(vec![BrokerId(7)])]);
+    let r = conn.send(&create(bad, false)).await.unwrap();
+    assert_eq!(r.topics[0].error_code, 39, "INVALID_REPLICA_ASSIGNMENT");
+    // Replication factor above the number of brokers; bad names.
+    let r = conn
+        .send(&create(
+            CreatableTopic::default()
+                .with_name(topic("rf"))
+                .with_num_partitions(1)
+                .with_replication_factor(3),
+            false,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.topics[0].error_code, 38, "INVALID_REPLICATION_FACTOR");
+    let r = conn
+        .send(&create(
+            CreatableTopic::default()
+                .with_name(topic("a/b"))
+                .with_num_partitions(1)
+                .with_replication_factor(1),
+            false,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.topics[0].error_code, 17, "INVALID_TOPIC_EXCEPTION");
+    // A good explicit assignment, then delete it by topic id (DeleteTopics v6).
+    let good = CreatableTopic::default()
+        .with_name(topic("byid"))
+        .with_num_partitions(-1)
+        .with_replication_factor(-1)
+        .with_assignments(
+            (0..2)
+                .map(|p| {
+                    CreatableReplicaAssignment::default()
+                        .with_partition_index(p)
+                        .with_broker_ids(vec![BrokerId(1)])
+                })
+                .collect(),
+        );
+    let r = conn.send(&create(good, false)).await.unwrap();
+    assert_eq!((r.topics[0].error_code, r.topics[0].num_partitions), (0, 2));
+    let id = r.topics[0].topic_id;
+    assert!(dir.path().join("byid-1").exists());
+    let del = DeleteTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![DeleteTopicState::default().with_topic_id(id)]);
+    let r = conn.send_at(&del, 6).await.unwrap();
+    assert_eq!(r.responses[0].error_code, 0);
+    assert_eq!(
+        r.responses[0].name.as_ref().map(|n| n.0.to_string()),
+        Some("byid".into())
+    );
+    assert!(node.broker().image().topic("byid").is_none());
+    assert!(
+        !dir.path().join("byid-1").exists(),
+        "partition logs removed"
+    );
+    let r = conn.send_at(&del, 6).await.unwrap();
+    assert_eq!(r.responses[0].error_code, 100, "UNKNOWN_TOPIC_ID");
+    node.shutdown().await.unwrap();
+}
