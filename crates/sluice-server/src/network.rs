@@ -115,8 +115,10 @@ async fn handle_connection(
                 max: max_frame,
             });
         }
-        let mut frame = BytesMut::zeroed(size as usize);
-        if let Err(e) = reader.read_exact(&mut frame).await {
+        // Read into uninitialised capacity (no zero-fill of up to socket.request.max.bytes),
+        // never past this frame: the next request's bytes stay in the reader.
+        let mut frame = BytesMut::with_capacity(size as usize);
+        if let Err(e) = read_frame(&mut reader, &mut frame, size as usize).await {
             break Err(e.into());
         }
         match dispatch::handle_frame(&broker, &ctx, frame.freeze()).await {
@@ -135,6 +137,21 @@ async fn handle_connection(
     drop(tx);
     let _ = writer.await;
     result
+}
+
+/// Reads exactly `len` bytes into `frame`.
+async fn read_frame<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut R,
+    frame: &mut BytesMut,
+    len: usize,
+) -> std::io::Result<()> {
+    while frame.len() < len {
+        let remaining = (len - frame.len()) as u64;
+        if reader.take(remaining).read_buf(frame).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(())
 }
 
 /// Counts live connections so shutdown can wait for in-flight requests to finish.
