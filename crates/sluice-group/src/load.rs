@@ -1,0 +1,147 @@
+//! Rebuilding a partition's groups from its `__consumer_offsets` records when this node
+//! becomes the partition's leader (Kafka's `GroupMetadataManager.loadGroupsAndOffsets`):
+//! the latest record per key wins, tombstones delete. Groups with members come back Stable
+//! with their stored assignment and fresh session timers; groups with only offsets come back
+//! Empty. The caller reads the log; this file never does I/O.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tokio::time::Instant;
+
+use crate::coordinator::{fail_waiters, now_ms, GroupCoordinator};
+use crate::group::{CommittedOffset, Group, GroupState, Member};
+use crate::log::spawn_writer;
+use crate::membership::maybe_prepare_rebalance;
+use crate::records::{GroupMetadataValue, GroupRecord, OffsetCommitValue};
+use crate::timers::schedule_heartbeat;
+
+impl GroupCoordinator {
+    /// Takes ownership of `partition` with the groups its records describe (records in log
+    /// order). Must run inside a tokio runtime (it starts the partition's writer task).
+    pub fn load_partition(&self, partition: i32, records: impl IntoIterator<Item = GroupRecord>) {
+        let mut metadata: HashMap<String, Option<GroupMetadataValue>> = HashMap::new();
+        let mut offsets: HashMap<String, BTreeMap<(String, i32), Option<OffsetCommitValue>>> =
+            HashMap::new();
+        for record in records {
+            match record {
+                GroupRecord::OffsetCommit { key, value } => {
+                    offsets
+                        .entry(key.group)
+                        .or_default()
+                        .insert((key.topic, key.partition), value);
+                }
+                GroupRecord::GroupMetadata { group, value } => {
+                    metadata.insert(group, value);
+                }
+            }
+        }
+        let now = now_ms();
+        let mut groups = HashMap::new();
+        let mut names: Vec<&String> = metadata.keys().chain(offsets.keys()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let mut g = match metadata.get(name).cloned().flatten() {
+                Some(value) => group_from_value(name, value, now),
+                None => Group::new(name, now),
+            };
+            if let Some(map) = offsets.get(name) {
+                for (key, value) in map {
+                    if let Some(value) = value {
+                        g.offsets.insert(
+                            key.clone(),
+                            CommittedOffset {
+                                value: value.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+            let has_metadata = metadata.get(name).is_some_and(Option::is_some);
+            if !has_metadata && g.offsets.is_empty() {
+                continue; // deleted group (or only offset tombstones left)
+            }
+            groups.insert(name.clone(), g);
+        }
+        let config = &self.inner.config;
+        let writer = spawn_writer(
+            partition,
+            self.inner.log.clone(),
+            config.max_queued_appends,
+            config.commit_timeout,
+        );
+        let mut st = self.inner.lock();
+        let (_, old) = st.install(partition, false, groups, Some(writer));
+        let Ok(ctx) = st.ctx(&self.inner, partition) else {
+            return;
+        };
+        if let Some(groups) = st.groups(partition) {
+            tracing::info!(
+                partition,
+                groups = groups.len(),
+                "loaded __consumer_offsets partition"
+            );
+            for g in groups.values_mut() {
+                let ids: Vec<String> = g.members.keys().cloned().collect();
+                for id in &ids {
+                    schedule_heartbeat(&ctx, g, id);
+                }
+                if g.members.len() > config.max_size {
+                    maybe_prepare_rebalance(&ctx, g, "group over group.max.size after load");
+                }
+            }
+        }
+        drop(st);
+        if let Some(p) = old {
+            fail_waiters(p.groups, crate::codes::NOT_COORDINATOR);
+        }
+    }
+}
+
+fn group_from_value(group_id: &str, v: GroupMetadataValue, now: i64) -> Group {
+    let mut g = Group::new(group_id, now);
+    g.generation = v.generation;
+    g.protocol_type = Some(v.protocol_type).filter(|t| !t.is_empty());
+    g.protocol_name = v.protocol;
+    g.leader = v.leader;
+    g.state_timestamp_ms = v.current_state_timestamp;
+    let protocol = g.protocol_name.clone().unwrap_or_default();
+    for m in v.members {
+        if let Some(instance) = &m.group_instance_id {
+            g.static_members
+                .insert(instance.clone(), m.member_id.clone());
+        }
+        g.members.insert(
+            m.member_id.clone(),
+            Member {
+                member_id: m.member_id,
+                group_instance_id: m.group_instance_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+                rebalance_timeout_ms: m.rebalance_timeout,
+                session_timeout_ms: m.session_timeout,
+                protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                protocols: vec![(protocol.clone(), m.subscription)],
+                assignment: m.assignment,
+                awaiting_join: None,
+                awaiting_sync: None,
+                is_new: false,
+                heartbeat_deadline: Instant::now(),
+                timer: None,
+            },
+        );
+    }
+    if g.leader
+        .as_ref()
+        .is_some_and(|l| !g.members.contains_key(l))
+    {
+        g.leader = g.members.keys().next().cloned();
+    }
+    g.state = if g.members.is_empty() {
+        GroupState::Empty
+    } else {
+        GroupState::Stable
+    };
+    g.subscribed_topics = g.compute_subscribed_topics();
+    g
+}
