@@ -6,6 +6,8 @@
 use std::fmt;
 
 mod checkpoint;
+mod cleaner;
+mod compact_records;
 mod epoch_cache;
 mod file_slice;
 mod index;
@@ -20,6 +22,7 @@ pub use checkpoint::{
     read_offset_checkpoint, topic_id_from_base64, topic_id_to_base64, write_offset_checkpoint,
     MetaProperties,
 };
+pub use cleaner::{CleanStats, CleanerConfig};
 pub use epoch_cache::LeaderEpochCache;
 pub use file_slice::{FileRead, FileSlice};
 pub use log::Log;
@@ -87,6 +90,9 @@ pub enum LogError {
     Io(#[from] std::io::Error),
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// A record the log refuses (INVALID_RECORD), e.g. a keyless record for a compacted topic.
+    #[error("{0}")]
+    InvalidRecord(String),
 }
 
 impl LogError {
@@ -101,6 +107,7 @@ impl LogError {
             LogError::Deleted(_) => 3,
             LogError::InconsistentLogDir { .. } | LogError::Io(_) => 56, // KAFKA_STORAGE_ERROR
             LogError::Corrupt(_) => 2,
+            LogError::InvalidRecord(_) => 87,
         }
     }
 }
@@ -182,6 +189,32 @@ impl Default for LogConfig {
             timestamp_type: TimestampType::CreateTime,
             cleanup_delete: true,
             cleanup_compact: false,
+        }
+    }
+}
+
+/// Per-log compaction settings (Kafka topic configs; defaults are Kafka's). Kept apart from
+/// [`LogConfig`] so the config crate's struct literal stays valid; the broker sets them with
+/// [`Log::update_compaction_config`] when it resolves a topic's configs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactionConfig {
+    /// min.cleanable.dirty.ratio
+    pub min_cleanable_dirty_ratio: f64,
+    /// min.compaction.lag.ms
+    pub min_compaction_lag_ms: i64,
+    /// max.compaction.lag.ms
+    pub max_compaction_lag_ms: i64,
+    /// delete.retention.ms (how long tombstones survive after the cleaner first saw them)
+    pub delete_retention_ms: i64,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        CompactionConfig {
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            delete_retention_ms: 86_400_000,
         }
     }
 }

@@ -16,7 +16,7 @@ use sluice_protocol::record_batch::{
 use crate::epoch_cache::LeaderEpochCache;
 use crate::producer_state::{self, ProducerBatch, ProducerStateManager};
 use crate::segment::{BatchInfo, Segment};
-use crate::{AppendInfo, LogConfig, LogError, TimestampType, TopicPartition};
+use crate::{AppendInfo, CompactionConfig, LogConfig, LogError, TimestampType, TopicPartition};
 
 /// Wakes the flusher thread (group commit) when a log has `flush.messages` unflushed.
 #[derive(Default)]
@@ -55,6 +55,16 @@ pub struct Log {
     pub(crate) last_flush_ms: AtomicI64,
     pub(crate) flush_signal: OnceLock<Arc<FlushSignal>>,
     pub(crate) deleted: AtomicBool,
+    /// Compaction settings (see `cleaner.rs`).
+    pub(crate) compaction: RwLock<CompactionConfig>,
+    /// The cleaner checkpoint: first dirty offset (-1 = none yet, the log start is used).
+    pub(crate) cleaner_checkpoint: AtomicI64,
+    /// Held while the cleaner works on this log (one cleaner per log at a time).
+    pub(crate) clean_lock: Mutex<()>,
+    /// Bumped by every truncation, so a cleaner that read segments before one aborts its swap.
+    pub(crate) truncations: AtomicU64,
+    /// Earliest delete horizon of a tombstone the cleaner kept (i64::MAX = none known).
+    pub(crate) next_delete_horizon: AtomicI64,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -102,6 +112,15 @@ impl Log {
     }
     pub fn update_config(&self, config: LogConfig) {
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+    pub fn compaction_config(&self) -> CompactionConfig {
+        self.compaction
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+    pub fn update_compaction_config(&self, config: CompactionConfig) {
+        *self.compaction.write().unwrap_or_else(|e| e.into_inner()) = config;
     }
     pub fn size_bytes(&self) -> u64 {
         self.segment_list().iter().map(|s| s.size()).sum()
@@ -151,7 +170,7 @@ impl Log {
         }
     }
 
-    fn check_alive(&self) -> Result<(), LogError> {
+    pub(crate) fn check_alive(&self) -> Result<(), LogError> {
         if self.deleted.load(Ordering::Acquire) {
             return Err(LogError::Deleted(self.tp_name.clone()));
         }
@@ -281,11 +300,20 @@ impl Log {
         let Some(active) = self.active_segment() else {
             return Ok(false);
         };
+        // Kafka: a compacted log also rolls when its active segment is older than
+        // max.compaction.lag.ms, so the cleaner can reach those records.
+        let roll_ms = if config.cleanup_compact {
+            config
+                .segment_ms
+                .min(self.compaction_config().max_compaction_lag_ms)
+        } else {
+            config.segment_ms
+        };
         let old = {
             let m = active.meta();
             m.size > 0
                 && m.rolling_ts
-                    .is_some_and(|t| now_ms.saturating_sub(t) > config.segment_ms)
+                    .is_some_and(|t| now_ms.saturating_sub(t) > roll_ms)
         };
         if old {
             self.roll_locked(&st, self.log_end_offset())?;
@@ -347,9 +375,10 @@ impl Log {
             0
         };
         self.delete_old_segments(|seg, max_ts| {
+            // An empty (wholly compacted) segment has no timestamp left to keep it.
             let by_time = config.retention_ms >= 0
-                && max_ts >= 0
-                && max_ts < now_ms.saturating_sub(config.retention_ms);
+                && ((max_ts >= 0 && max_ts < now_ms.saturating_sub(config.retention_ms))
+                    || seg.size() == 0);
             let size = seg.size() as i64;
             let by_size = config.retention_bytes >= 0 && excess >= size;
             if by_time || by_size {
@@ -382,10 +411,10 @@ impl Log {
             if i + 1 == segs.len() {
                 break; // never the active segment
             }
-            let (next, max_ts) = {
-                let m = seg.meta();
-                (m.next_offset, m.max_ts)
-            };
+            // Kafka's rule: a segment is below the log start when the *next* segment starts at
+            // or below it (a compacted segment may end before the next one starts).
+            let next = segs.get(i + 1).map_or(i64::MAX, |s| s.base_offset);
+            let max_ts = seg.meta().max_ts;
             if next <= start || pred(seg, max_ts) {
                 victims.push(seg.clone());
             } else {
@@ -427,6 +456,7 @@ impl Log {
             return Ok(());
         }
         let offset = offset.max(0);
+        self.truncations.fetch_add(1, Ordering::AcqRel);
         let interval = self.config().index_interval_bytes;
         let victims: Vec<_> = {
             let mut map = self.segments_write();

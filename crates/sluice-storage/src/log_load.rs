@@ -14,7 +14,7 @@ use crate::epoch_cache::LeaderEpochCache;
 use crate::log::{now_ms, AppendState};
 use crate::producer_state::{self, ProducerStateManager};
 use crate::segment::Segment;
-use crate::{Log, LogConfig, LogError, TopicPartition};
+use crate::{CompactionConfig, Log, LogConfig, LogError, TopicPartition};
 
 /// What the manager knows about a partition when it opens it.
 pub(crate) struct OpenOptions {
@@ -22,6 +22,7 @@ pub(crate) struct OpenOptions {
     pub recovery_point: i64,
     pub log_start_offset: Option<i64>,
     pub clean_shutdown: bool,
+    pub cleaner_checkpoint: Option<i64>,
 }
 
 fn remove_quietly(p: &std::path::Path) {
@@ -47,6 +48,7 @@ impl Log {
             (None, None) => [0; 16],
         };
         let interval = config.index_interval_bytes;
+        crate::cleaner::complete_interrupted_swaps(&dir)?;
         let mut bases = Vec::new();
         for e in fs::read_dir(&dir)?.flatten() {
             let path = e.path();
@@ -174,6 +176,11 @@ impl Log {
             last_flush_ms: AtomicI64::new(now_ms()),
             flush_signal: OnceLock::new(),
             deleted: AtomicBool::new(false),
+            compaction: RwLock::new(CompactionConfig::default()),
+            cleaner_checkpoint: AtomicI64::new(opts.cleaner_checkpoint.unwrap_or(-1)),
+            clean_lock: Mutex::new(()),
+            truncations: AtomicU64::new(0),
+            next_delete_horizon: AtomicI64::new(i64::MAX),
         };
         if topic_id != [0; 16] && checkpoint::read_partition_metadata(&log.dir).is_none() {
             checkpoint::write_partition_metadata(&log.dir, &topic_id)?;

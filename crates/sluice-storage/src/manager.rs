@@ -1,8 +1,8 @@
 //! `LogManager`: every partition log of this node's `log.dirs`. Owns log-dir formatting
 //! (`meta.properties`), loading and recovery at start, the clean-shutdown marker, the
-//! per-dir recovery-point / log-start checkpoints, partition create/delete, and the
-//! background std::threads (flusher with group commit; retention, segment.ms roll and
-//! checkpointing). Never runs on a tokio worker and never sleeps without a stop signal.
+//! per-dir recovery-point / log-start / cleaner-offset checkpoints, partition create/delete,
+//! and the background std::threads (flusher with group commit; retention, segment.ms roll and
+//! checkpointing; log cleaners for compacted topics). Never runs on a tokio worker and never sleeps without a stop signal.
 
 use std::collections::HashMap;
 use std::fs;
@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use crate::checkpoint::{self, MetaProperties};
 use crate::log::{now_ms, FlushSignal};
 use crate::log_load::OpenOptions;
-use crate::{Log, LogConfig, LogError, TopicPartition};
+use crate::{CleanerConfig, Log, LogConfig, LogError, TopicPartition};
 
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
 pub(crate) const LOG_START_FILE: &str = "log-start-offset-checkpoint";
+pub(crate) const CLEANER_FILE: &str = "cleaner-offset-checkpoint";
 const CHECKPOINT_INTERVAL_MS: u64 = 60_000;
 
 struct Inner {
@@ -32,6 +33,7 @@ struct Inner {
     stop_lock: Mutex<()>,
     stop_cv: Condvar,
     checkpoint_lock: Mutex<()>,
+    cleaner_config: Mutex<CleanerConfig>,
 }
 
 /// All partitions of this node's log dirs.
@@ -125,6 +127,7 @@ impl LogManager {
             stop_lock: Mutex::new(()),
             stop_cv: Condvar::new(),
             checkpoint_lock: Mutex::new(()),
+            cleaner_config: Mutex::new(CleanerConfig::default()),
         });
         let mut logs = HashMap::new();
         for d in dirs {
@@ -138,6 +141,11 @@ impl LogManager {
             let starts = checkpoint::read_offset_checkpoint(&d.join(LOG_START_FILE))
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "ignoring unreadable log start checkpoint");
+                    HashMap::new()
+                });
+            let cleaned =
+                checkpoint::read_offset_checkpoint(&d.join(CLEANER_FILE)).unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "ignoring unreadable cleaner offset checkpoint");
                     HashMap::new()
                 });
             for e in fs::read_dir(d)?.flatten() {
@@ -172,6 +180,7 @@ impl LogManager {
                         recovery_point: rps.get(&tp).copied().unwrap_or(0),
                         log_start_offset: starts.get(&tp).copied(),
                         clean_shutdown: clean,
+                        cleaner_checkpoint: cleaned.get(&tp).copied(),
                     },
                 )?;
                 let _ = log.flush_signal.set(inner.flush_signal.clone());
@@ -258,6 +267,7 @@ impl LogManager {
                 recovery_point: 0,
                 log_start_offset: None,
                 clean_shutdown: true,
+                cleaner_checkpoint: None,
             },
         )?;
         checkpoint::sync_dir(&dir);
@@ -297,7 +307,17 @@ impl LogManager {
         self.inner.checkpoint()
     }
 
-    /// Starts the flusher and the maintenance (retention, segment.ms roll, checkpoints) threads.
+    /// Sets the `log.cleaner.*` settings used by [`LogManager::start_background`] (call first).
+    pub fn set_cleaner_config(&self, config: CleanerConfig) {
+        *self
+            .inner
+            .cleaner_config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
+    /// Starts the flusher, the maintenance (retention, segment.ms roll, checkpoints) and the
+    /// log cleaner (`log.cleaner.threads`, if `log.cleaner.enable`) threads.
     pub fn start_background(
         &self,
         retention_check_interval_ms: u64,
@@ -324,6 +344,24 @@ impl LogManager {
         match spawned {
             Ok(h) => threads.push(h),
             Err(e) => tracing::error!(error = %e, "cannot start log maintenance thread"),
+        }
+        let cleaner = self
+            .inner
+            .cleaner_config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let n = if cleaner.enable { cleaner.threads } else { 0 };
+        for i in 0..n {
+            let inner = self.inner.clone();
+            let cfg = cleaner.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("sluice-log-cleaner-{i}"))
+                .spawn(move || inner.cleaner_loop(&cfg));
+            match spawned {
+                Ok(h) => threads.push(h),
+                Err(e) => tracing::error!(error = %e, "cannot start log cleaner thread"),
+            }
         }
     }
 
@@ -401,15 +439,21 @@ impl Inner {
         for d in &self.dirs {
             let mut rps = Vec::new();
             let mut starts = Vec::new();
+            let mut cleaned = Vec::new();
             for log in self.all_logs() {
                 if log.dir.parent() != Some(d.as_path()) {
                     continue;
                 }
                 rps.push((log.tp.clone(), log.recovery_point()));
                 starts.push((log.tp.clone(), log.log_start_offset()));
+                if log.config().cleanup_compact {
+                    cleaned.push((log.tp.clone(), log.cleaner_checkpoint()));
+                }
             }
             rps.sort();
             starts.sort();
+            cleaned.sort();
+            checkpoint::write_offset_checkpoint(&d.join(CLEANER_FILE), &cleaned)?;
             checkpoint::write_offset_checkpoint(&d.join(RECOVERY_POINT_FILE), &rps)?;
             checkpoint::write_offset_checkpoint(&d.join(LOG_START_FILE), &starts)?;
         }
@@ -487,6 +531,46 @@ impl Inner {
                 last_checkpoint = Instant::now();
                 if let Err(e) = self.checkpoint() {
                     tracing::error!(error = %e, "writing log checkpoints failed");
+                }
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// One log cleaner thread: cleans the dirtiest log that is due (see `Log::compaction_due`),
+    /// one pass at a time; backs off `log.cleaner.backoff.ms` when none is, and stops (also
+    /// mid-pass, between batches) when the manager stops.
+    fn cleaner_loop(&self, cfg: &CleanerConfig) {
+        let backoff = Duration::from_millis(cfg.backoff_ms.max(1));
+        loop {
+            if self.stopping() {
+                return;
+            }
+            let now = now_ms();
+            let mut due: Vec<(f64, Arc<Log>)> = self
+                .all_logs()
+                .into_iter()
+                .filter_map(|l| l.compaction_due(now).map(|r| (r, l)))
+                .collect();
+            due.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut worked = false;
+            for (_, log) in due {
+                match log.compact(now, cfg.dedupe_buffer_size, Some(&self.stop)) {
+                    Ok(stats) if stats.aborted => continue,
+                    Ok(_) => {
+                        worked = true;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(tp = %log.tp, error = %e, "log cleaning failed");
+                    }
+                }
+            }
+            if !worked {
+                let g = self.stop_lock.lock().unwrap_or_else(|e| e.into_inner());
+                if !self.stopping() {
+                    let _ = self.stop_cv.wait_timeout(g, backoff);
                 }
             }
         }

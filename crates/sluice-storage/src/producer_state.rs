@@ -69,6 +69,15 @@ impl ProducerStateManager {
         self.producers.get(&producer_id)
     }
 
+    /// producer id → last offset of its last data batch: the batches the cleaner must keep
+    /// (at least as an empty header) so producer state survives compaction and a restart.
+    pub fn last_batch_offsets(&self) -> HashMap<i64, i64> {
+        self.producers
+            .iter()
+            .filter_map(|(id, e)| e.batches.back().map(|b| (*id, b.last_offset)))
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.producers.len()
     }
