@@ -57,8 +57,9 @@ pub(crate) struct Member {
     /// Joined but has not yet received a JoinGroup response (Kafka's `isNew`).
     pub(crate) is_new: bool,
     pub(crate) heartbeat_deadline: Instant,
-    /// Incarnation of the live session timer task, if any.
+    /// Incarnation of the live session timer task, if any, and when it next wakes.
     pub(crate) timer: Option<u64>,
+    pub(crate) timer_wake: Instant,
 }
 
 impl Member {

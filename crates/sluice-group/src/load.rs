@@ -128,6 +128,7 @@ fn group_from_value(group_id: &str, v: GroupMetadataValue, now: i64) -> Group {
                 is_new: false,
                 heartbeat_deadline: Instant::now(),
                 timer: None,
+                timer_wake: Instant::now(),
             },
         );
     }

@@ -435,6 +435,7 @@ fn add_member_and_rebalance(
         is_new: true,
         heartbeat_deadline: Instant::now(),
         timer: None,
+        timer_wake: Instant::now(),
     });
     if g.is(GroupState::PreparingRebalance) && g.generation == 0 {
         g.new_member_added = true;

@@ -63,9 +63,13 @@ pub(crate) fn schedule_heartbeat(ctx: &Ctx, g: &mut Group, member_id: &str) {
         Duration::from_millis(m.session_timeout_ms.max(0) as u64)
     };
     m.heartbeat_deadline = Instant::now() + timeout;
-    if m.timer.is_none() {
+    // A running timer wakes at `timer_wake` and re-arms itself for a later deadline; an
+    // earlier deadline (a new member's long first timeout replaced by its session timeout)
+    // needs a fresh timer, which retires the old one.
+    if m.timer.is_none() || m.heartbeat_deadline < m.timer_wake {
         let incarnation = ctx.inner.next_timer();
         m.timer = Some(incarnation);
+        m.timer_wake = m.heartbeat_deadline;
         spawn_timer(
             ctx,
             &group_id,
@@ -95,6 +99,7 @@ fn on_timer(
                     return None;
                 }
                 if now < m.heartbeat_deadline {
+                    m.timer_wake = m.heartbeat_deadline;
                     return Some(m.heartbeat_deadline);
                 }
                 m.timer = None;
