@@ -91,7 +91,7 @@ async fn initial_delay_gathers_members_into_one_generation() {
         assert_eq!(r.generation_id, 1);
         assert_eq!(r.leader, leader);
         assert_eq!(r.protocol_name.as_deref(), Some("range"));
-        assert!(r.member_id.starts_with(&format!("c")), "{}", r.member_id);
+        assert!(r.member_id.starts_with('c'), "{}", r.member_id);
     }
     let leaders: Vec<_> = results.iter().filter(|r| r.member_id == leader).collect();
     assert_eq!(leaders.len(), 1);
