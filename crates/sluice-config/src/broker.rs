@@ -246,6 +246,25 @@ impl BrokerConfig {
         self.dynamic_default.get(key).map(String::as_str)
     }
 
+    /// The log cleaner's settings (`log.cleaner.enable`, `log.cleaner.threads`,
+    /// `log.cleaner.dedupe.buffer.size`, `log.cleaner.backoff.ms`).
+    pub fn cleaner_config(&self) -> sluice_storage::CleanerConfig {
+        let mut c = sluice_storage::CleanerConfig::default();
+        if let Some(v) = self.get_bool("log.cleaner.enable") {
+            c.enable = v;
+        }
+        if let Some(v) = self.get_i64("log.cleaner.threads") {
+            c.threads = v.clamp(1, 64) as usize;
+        }
+        if let Some(v) = self.get_i64("log.cleaner.dedupe.buffer.size") {
+            c.dedupe_buffer_size = v.max(1 << 20) as usize;
+        }
+        if let Some(v) = self.get_i64("log.cleaner.backoff.ms") {
+            c.backoff_ms = v.max(0) as u64;
+        }
+        c
+    }
+
     /// The cluster-wide dynamic defaults currently applied.
     pub fn dynamic_defaults(&self) -> &BTreeMap<String, String> {
         &self.dynamic_default

@@ -17,8 +17,8 @@ pub use def::{ConfigDef, ConfigType, Validator, Value};
 pub use describe::{describe_broker_config, ConfigEntry, ConfigSource, ConfigSynonym};
 pub use listener::{Endpoint, HostPort, QuorumVoter, SecurityProtocol};
 pub use topic::{
-    describe_topic_config, topic_config_def, topic_config_defs, topic_log_config,
-    validate_topic_config, validate_topic_configs, TopicConfigDef,
+    describe_topic_config, topic_compaction_config, topic_config_def, topic_config_defs,
+    topic_log_config, validate_topic_config, validate_topic_configs, TopicConfigDef,
 };
 
 /// Everything that can be wrong with a configuration. Messages follow Kafka's shape and always

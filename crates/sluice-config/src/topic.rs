@@ -421,3 +421,40 @@ mod tests {
         }
     }
 }
+
+/// The compaction settings of a topic (`min.cleanable.dirty.ratio`, `min.compaction.lag.ms`,
+/// `max.compaction.lag.ms`, `delete.retention.ms`): the topic's override, else the broker's
+/// `log.cleaner.*` setting, else Kafka's default.
+pub fn topic_compaction_config(
+    broker: &BrokerConfig,
+    overrides: &BTreeMap<String, String>,
+) -> sluice_storage::CompactionConfig {
+    let mut out = sluice_storage::CompactionConfig::default();
+    for entry in describe_topic_config(broker, overrides) {
+        let Some(value) = entry.value else { continue };
+        match entry.name.as_str() {
+            "min.cleanable.dirty.ratio" => {
+                if let Ok(v) = value.parse() {
+                    out.min_cleanable_dirty_ratio = v;
+                }
+            }
+            "min.compaction.lag.ms" => {
+                if let Ok(v) = value.parse() {
+                    out.min_compaction_lag_ms = v;
+                }
+            }
+            "max.compaction.lag.ms" => {
+                if let Ok(v) = value.parse() {
+                    out.max_compaction_lag_ms = v;
+                }
+            }
+            "delete.retention.ms" => {
+                if let Ok(v) = value.parse() {
+                    out.delete_retention_ms = v;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

@@ -109,6 +109,10 @@ impl Node {
             })
             .await??;
         }
+        broker
+            .replicas
+            .log_manager()
+            .set_cleaner_config(config.cleaner_config());
         broker.replicas.log_manager().start_background(
             config.log_retention_check_interval_ms.max(1) as u64,
             config.log_flush_scheduler_interval_ms.clamp(1, 60_000) as u64,

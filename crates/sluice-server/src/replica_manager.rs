@@ -145,16 +145,29 @@ impl ReplicaManager {
                 tracing::info!(partition = %tp, "deleted log of a removed topic");
             }
         }
+        // Resolved once per topic: the log settings and compaction settings of its partitions.
+        let mut topic_configs = HashMap::new();
         for (tp, (topic_id, leader_epoch)) in wanted {
-            let overrides = image.topic_config(&tp.topic);
-            let log_config = sluice_config::topic_log_config(config, &overrides)
-                .unwrap_or_else(|_| config.log_config());
+            let (log_config, compaction) = topic_configs
+                .entry(tp.topic.clone())
+                .or_insert_with(|| {
+                    let overrides = image.topic_config(&tp.topic);
+                    let log_config = sluice_config::topic_log_config(config, &overrides)
+                        .unwrap_or_else(|_| config.log_config());
+                    let compaction = sluice_config::topic_compaction_config(config, &overrides);
+                    (log_config, compaction)
+                })
+                .clone();
             match parts.get(&tp) {
-                Some(p) => p.log.update_config(log_config),
+                Some(p) => {
+                    p.log.update_config(log_config);
+                    p.log.update_compaction_config(compaction);
+                }
                 None => {
                     let log = self
                         .logs
                         .get_or_create(&tp, *topic_id.as_bytes(), log_config)?;
+                    log.update_compaction_config(compaction);
                     let (leo, _) = watch::channel(log.log_end_offset());
                     parts.insert(
                         tp.clone(),
@@ -214,6 +227,11 @@ impl ReplicaManager {
                 ),
             ));
         }
+        // Compacted topics refuse keyless records (decodes only when the topic is compacted).
+        partition
+            .log
+            .validate_compacted_batch(records)
+            .map_err(|e| ProduceError::new(e.kafka_code(), e.to_string()))?;
         let mut owned = records.to_vec();
         let info = partition
             .log
