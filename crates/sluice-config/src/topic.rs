@@ -402,26 +402,6 @@ pub fn topic_log_config(
     Ok(log)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_is_sorted_defaults_parse_and_synonyms_exist() {
-        for pair in TOPIC_DEFS.windows(2) {
-            assert!(pair[0].def.name < pair[1].def.name, "{}", pair[1].def.name);
-        }
-        for tdef in TOPIC_DEFS {
-            tdef.def.default_value().unwrap();
-            if let Some(key) = tdef.broker_synonym {
-                let bdef = crate::broker_defs::broker_def(key)
-                    .unwrap_or_else(|| panic!("{key} missing from broker table"));
-                assert_eq!(bdef.ty, tdef.def.ty, "{key} type differs");
-            }
-        }
-    }
-}
-
 /// The compaction settings of a topic (`min.cleanable.dirty.ratio`, `min.compaction.lag.ms`,
 /// `max.compaction.lag.ms`, `delete.retention.ms`): the topic's override, else the broker's
 /// `log.cleaner.*` setting, else Kafka's default.
@@ -457,4 +437,24 @@ pub fn topic_compaction_config(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_defaults_parse_and_synonyms_exist() {
+        for pair in TOPIC_DEFS.windows(2) {
+            assert!(pair[0].def.name < pair[1].def.name, "{}", pair[1].def.name);
+        }
+        for tdef in TOPIC_DEFS {
+            tdef.def.default_value().unwrap();
+            if let Some(key) = tdef.broker_synonym {
+                let bdef = crate::broker_defs::broker_def(key)
+                    .unwrap_or_else(|| panic!("{key} missing from broker table"));
+                assert_eq!(bdef.ty, tdef.def.ty, "{key} type differs");
+            }
+        }
+    }
 }
