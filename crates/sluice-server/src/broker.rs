@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use sluice_config::BrokerConfig;
-use sluice_metadata::{controller, MetadataImage, MetadataRecord, MetadataStore};
+use sluice_group::{GroupConfig, GroupCoordinator};
+use sluice_metadata::controller::{self, ControllerError, NewTopic};
+use sluice_metadata::{MetadataImage, MetadataRecord, MetadataStore};
 
+use crate::group_log::{self, CONSUMER_OFFSETS};
 use crate::replica_manager::ReplicaManager;
 
 /// An endpoint clients are told to use (from `advertised.listeners`).
@@ -29,6 +32,8 @@ pub struct Broker {
     pub metadata: MetadataStore,
     pub replicas: ReplicaManager,
     pub advertised: Vec<Endpoint>,
+    /// The classic group coordinator over this node's `__consumer_offsets` partitions.
+    pub groups: GroupCoordinator,
     /// Producer ids handed out from the current block: (next, end exclusive).
     producer_ids: tokio::sync::Mutex<(i64, i64)>,
     /// Serializes controller operations: validate against the image, then commit.
@@ -46,6 +51,7 @@ impl Broker {
         metadata: MetadataStore,
         replicas: ReplicaManager,
         advertised: Vec<Endpoint>,
+        groups: GroupCoordinator,
     ) -> Broker {
         Broker {
             effective: std::sync::RwLock::new(Arc::new(config.clone())),
@@ -55,6 +61,7 @@ impl Broker {
             metadata,
             replicas,
             advertised,
+            groups,
             producer_ids: tokio::sync::Mutex::new((0, 0)),
             controller_lock: tokio::sync::Mutex::new(()),
         }
@@ -93,7 +100,87 @@ impl Broker {
             Err(p) => *p.into_inner() = effective.clone(),
         }
         self.replicas.sync_with_image(image, &effective)?;
+        self.sync_group_partitions(image);
         Ok(())
+    }
+
+    /// Loads the `__consumer_offsets` partitions this node now leads into the group
+    /// coordinator (log start → HW) and unloads those it no longer leads. Blocking (reads
+    /// the logs); runs inside the runtime's blocking pool, as `apply_image` does.
+    fn sync_group_partitions(&self, image: &MetadataImage) {
+        let led: Vec<i32> = image
+            .topic(CONSUMER_OFFSETS)
+            .map(|t| {
+                t.partitions
+                    .iter()
+                    .filter(|p| p.leader == self.node_id)
+                    .map(|p| p.partition)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let owned = self.groups.owned_partitions();
+        for p in owned.iter().filter(|p| !led.contains(p)) {
+            self.groups.unload_partition(*p);
+        }
+        for p in led.into_iter().filter(|p| !owned.contains(p)) {
+            let Some(partition) = self.replicas.get_by_name(CONSUMER_OFFSETS, p) else {
+                continue;
+            };
+            self.groups.begin_loading(p);
+            match group_log::load_partition_records(&partition) {
+                Ok(records) => {
+                    tracing::debug!(partition = p, records = records.len(), "loading groups");
+                    self.groups.load_partition(p, records);
+                }
+                Err(e) => {
+                    tracing::error!(partition = p, error = %e, "loading __consumer_offsets failed");
+                    self.groups.unload_partition(p);
+                }
+            }
+        }
+    }
+
+    /// Creates `__consumer_offsets` if it does not exist yet (Kafka does this on the first
+    /// FindCoordinator). Ok(()) once it exists.
+    pub async fn ensure_offsets_topic(self: &Arc<Self>) -> anyhow::Result<()> {
+        if self.image().topic(CONSUMER_OFFSETS).is_some() {
+            return Ok(());
+        }
+        let config = self.effective_config();
+        let live = self.live_brokers();
+        let rf = (config.offsets_topic_replication_factor.max(1) as usize).min(live.len().max(1));
+        let segment_bytes = config
+            .get_i64("offsets.topic.segment.bytes")
+            .unwrap_or(104_857_600);
+        let configs = BTreeMap::from([
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            ("segment.bytes".to_string(), segment_bytes.to_string()),
+            ("compression.type".to_string(), "producer".to_string()),
+        ]);
+        let new = NewTopic {
+            name: CONSUMER_OFFSETS,
+            num_partitions: config.offsets_topic_num_partitions,
+            replication_factor: rf as i16,
+            assignments: None,
+            configs,
+        };
+        match self
+            .controller_write(|image| {
+                controller::create_topic(image, &live, &new).map(|(_, _, r)| (r, ()))
+            })
+            .await?
+        {
+            Ok(()) => {
+                tracing::info!(
+                    partitions = new.num_partitions,
+                    replication_factor = rf,
+                    "created {CONSUMER_OFFSETS}"
+                );
+                Ok(())
+            }
+            Err(ControllerError::TopicAlreadyExists(_)) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("creating {CONSUMER_OFFSETS}: {e}")),
+        }
     }
 
     /// Brokers that can host replicas. One node today; the cluster issue registers more.
@@ -181,5 +268,26 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
+    }
+}
+
+/// The coordinator's settings from Kafka's broker properties.
+pub fn group_config(config: &BrokerConfig) -> GroupConfig {
+    let d = GroupConfig::default();
+    let int = |k: &str, default: i64| config.get_i64(k).unwrap_or(default);
+    GroupConfig {
+        offsets_topic_num_partitions: config.offsets_topic_num_partitions.max(1),
+        initial_rebalance_delay: std::time::Duration::from_millis(
+            config.group_initial_rebalance_delay_ms.max(0) as u64,
+        ),
+        min_session_timeout_ms: int("group.min.session.timeout.ms", 6000) as i32,
+        max_session_timeout_ms: int("group.max.session.timeout.ms", 1_800_000) as i32,
+        max_size: int("group.max.size", i32::MAX as i64).max(1) as usize,
+        offsets_retention_ms: int("offsets.retention.minutes", 10080).saturating_mul(60_000),
+        offset_metadata_max_bytes: int("offset.metadata.max.bytes", 4096).max(0) as usize,
+        commit_timeout: std::time::Duration::from_millis(
+            int("offsets.commit.timeout.ms", 5000).max(1) as u64,
+        ),
+        max_queued_appends: d.max_queued_appends,
     }
 }

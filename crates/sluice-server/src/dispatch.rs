@@ -143,6 +143,39 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
         RequestKind::IncrementalAlterConfigs(r) => Some(ResponseKind::IncrementalAlterConfigs(
             handlers::incremental_alter_configs::handle(&ctx, r).await,
         )),
+        RequestKind::FindCoordinator(r) => Some(ResponseKind::FindCoordinator(
+            handlers::find_coordinator::handle(&ctx, r).await,
+        )),
+        RequestKind::JoinGroup(r) => Some(ResponseKind::JoinGroup(
+            handlers::join_group::handle(&ctx, r).await,
+        )),
+        RequestKind::SyncGroup(r) => Some(ResponseKind::SyncGroup(
+            handlers::sync_group::handle(&ctx, r).await,
+        )),
+        RequestKind::Heartbeat(r) => Some(ResponseKind::Heartbeat(
+            handlers::heartbeat::handle(&ctx, r).await,
+        )),
+        RequestKind::LeaveGroup(r) => Some(ResponseKind::LeaveGroup(
+            handlers::leave_group::handle(&ctx, r).await,
+        )),
+        RequestKind::OffsetCommit(r) => Some(ResponseKind::OffsetCommit(
+            handlers::offset_commit::handle(&ctx, r).await,
+        )),
+        RequestKind::OffsetFetch(r) => Some(ResponseKind::OffsetFetch(
+            handlers::offset_fetch::handle(&ctx, r).await,
+        )),
+        RequestKind::DescribeGroups(r) => Some(ResponseKind::DescribeGroups(
+            handlers::describe_groups::handle(&ctx, r).await,
+        )),
+        RequestKind::ListGroups(r) => Some(ResponseKind::ListGroups(
+            handlers::list_groups::handle(&ctx, r).await,
+        )),
+        RequestKind::DeleteGroups(r) => Some(ResponseKind::DeleteGroups(
+            handlers::delete_groups::handle(&ctx, r).await,
+        )),
+        RequestKind::OffsetDelete(r) => Some(ResponseKind::OffsetDelete(
+            handlers::offset_delete::handle(&ctx, r).await,
+        )),
         other => {
             // Advertised but not routed would be a bug in the version table.
             tracing::error!(

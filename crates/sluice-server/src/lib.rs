@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod dispatch;
 pub mod fetch_response;
+pub mod group_log;
 pub mod handlers;
 pub mod network;
 pub mod node;

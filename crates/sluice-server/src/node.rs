@@ -14,7 +14,10 @@ use sluice_storage::LogManager;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::broker::{Broker, Endpoint};
+use sluice_group::GroupCoordinator;
+
+use crate::broker::{group_config, Broker, Endpoint};
+use crate::group_log::ReplicaGroupLog;
 use crate::network::{self, tokio_util_tracker::Tracker};
 use crate::replica_manager::ReplicaManager;
 
@@ -93,14 +96,21 @@ impl Node {
                 }
             })
             .collect();
-        let broker = Arc::new(Broker::new(
-            config.clone(),
-            node_id,
-            cluster_id.clone(),
-            metadata,
-            replicas,
-            advertised,
-        ));
+        let broker = Arc::new_cyclic(|weak| {
+            let groups = GroupCoordinator::new(
+                group_config(&config),
+                Arc::new(ReplicaGroupLog::new(weak.clone())),
+            );
+            Broker::new(
+                config.clone(),
+                node_id,
+                cluster_id.clone(),
+                metadata,
+                replicas,
+                advertised,
+                groups,
+            )
+        });
         {
             let b = broker.clone();
             tokio::task::spawn_blocking(move || {
@@ -120,6 +130,14 @@ impl Node {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let connections = Tracker::default();
         let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(expire_offsets_task(
+            broker.clone(),
+            config
+                .get_i64("offsets.retention.check.interval.ms")
+                .unwrap_or(600_000)
+                .max(1) as u64,
+            shutdown_rx.clone(),
+        )));
         for (name, listener) in listeners {
             tasks.push(tokio::spawn(network::serve(
                 listener,
@@ -174,5 +192,32 @@ impl Node {
         tokio::task::spawn_blocking(move || broker.replicas.log_manager().shutdown()).await??;
         tracing::info!("shutdown complete");
         Ok(())
+    }
+}
+
+/// Every `offsets.retention.check.interval.ms`, drops expired committed offsets (and Empty
+/// groups left without any). Stops on shutdown.
+async fn expire_offsets_task(
+    broker: Arc<Broker>,
+    interval_ms: u64,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let period = Duration::from_millis(interval_ms);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let removed = broker.groups.expire_offsets(crate::handlers::now_ms()).await;
+                if removed > 0 {
+                    tracing::info!(removed, "expired committed offsets");
+                }
+            }
+            r = shutdown.changed() => {
+                if r.is_err() || *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
     }
 }

@@ -243,6 +243,23 @@ impl ReplicaManager {
         Ok(info)
     }
 
+    /// Appends a batch the broker built itself (the group coordinator's
+    /// `__consumer_offsets` records) as leader: none of the client-batch rules apply.
+    pub fn append_internal(
+        &self,
+        partition: &Partition,
+        batch: &mut [u8],
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        let info = partition
+            .log
+            .append_as_leader(batch, partition.leader_epoch, now_ms)?;
+        if !info.duplicate {
+            partition.leo.send_replace(info.last_offset + 1);
+        }
+        Ok(info)
+    }
+
     pub fn read(
         &self,
         partition: &Partition,

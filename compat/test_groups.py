@@ -1,0 +1,182 @@
+"""Consumer groups through real clients: three confluent-kafka consumers in one group split a
+6-partition topic so every record is consumed by exactly one member; committed offsets are
+resumed by a restarted consumer and survive a broker restart; kafka-python's KafkaConsumer
+with a group_id and `kcat -G` consume through the group protocol."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from helpers import Rec, admin_client, create_topic, produce, unique
+
+# A short initial rebalance delay keeps the tests quick; the protocol is unchanged.
+GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "200"}
+KCAT = shutil.which("kcat") or shutil.which("kafkacat")
+
+
+def group_consumer(bootstrap: str, group: str, extra: dict | None = None) -> Consumer:
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "session.timeout.ms": 10000,
+        "heartbeat.interval.ms": 500,
+    }
+    conf.update(extra or {})
+    return Consumer(conf)
+
+
+def poll_ok(c: Consumer, timeout: float):
+    m = c.poll(timeout)
+    if m is None:
+        return None
+    if m.error():
+        if m.error().code() == KafkaError._PARTITION_EOF:
+            return None
+        raise AssertionError(f"consumer error: {m.error()}")
+    return m
+
+
+def records(n: int, tag: str) -> list[Rec]:
+    now = int(time.time() * 1000)
+    return [Rec(f"k{i}".encode(), f"{tag}-{i}".encode(), (), now) for i in range(n)]
+
+
+def consume_n(c: Consumer, n: int, timeout: float = 60) -> list:
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < n:
+        assert time.monotonic() < deadline, f"consumed {len(out)} of {n} records in {timeout}s"
+        m = poll_ok(c, 0.5)
+        if m is not None:
+            out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("fresh_broker", [GROUP_OVERRIDES], indirect=True, ids=["short-delay"])
+def test_three_consumers_split_partitions_each_record_once(fresh_broker):
+    b = fresh_broker.start()
+    topic, group = unique("grp6"), unique("g3")
+    create_topic(admin_client(b.bootstrap), topic, partitions=6)
+    consumers = [group_consumer(b.bootstrap, group) for _ in range(3)]
+    try:
+        for c in consumers:
+            c.subscribe([topic])
+        # Wait (bounded) for one generation that gives every member partitions, 6 in all.
+        deadline = time.monotonic() + 60
+        while True:
+            for c in consumers:
+                assert poll_ok(c, 0.1) is None, "nothing was produced yet"
+            assigned = [{tp.partition for tp in c.assignment()} for c in consumers]
+            if all(assigned) and sum(map(len, assigned)) == 6 and set().union(*assigned) == set(range(6)):
+                break
+            assert time.monotonic() < deadline, f"group never settled: {assigned}"
+        sent = {}
+        for p in range(6):
+            recs = records(50, f"p{p}")
+            for r, (_, off) in zip(recs, produce(b.bootstrap, topic, recs, partition=p)):
+                sent[(p, off)] = r.value
+        seen: dict[tuple[int, int], int] = {}
+        deadline = time.monotonic() + 60
+        while len(seen) < len(sent):
+            assert time.monotonic() < deadline, f"consumed {len(seen)} of {len(sent)}"
+            for i, c in enumerate(consumers):
+                m = poll_ok(c, 0.2)
+                if m is None:
+                    continue
+                key = (m.partition(), m.offset())
+                assert key not in seen, f"record {key} consumed twice (members {seen[key]} and {i})"
+                assert m.value() == sent[key]
+                assert m.partition() in assigned[i], "record from a partition not assigned to the member"
+                seen[key] = i
+        assert set(seen.values()) == {0, 1, 2}
+    finally:
+        for c in consumers:
+            c.close()
+
+
+@pytest.mark.parametrize("fresh_broker", [GROUP_OVERRIDES], indirect=True, ids=["short-delay"])
+def test_committed_offsets_resume_and_survive_broker_restart(fresh_broker):
+    b = fresh_broker.start()
+    topic, group = unique("grpc"), unique("gc")
+    create_topic(admin_client(b.bootstrap), topic, partitions=1)
+    recs = records(20, "c")
+    produce(b.bootstrap, topic, recs, partition=0)
+
+    c = group_consumer(b.bootstrap, group)
+    c.subscribe([topic])
+    got = consume_n(c, 7)
+    assert [m.offset() for m in got] == list(range(7))
+    c.commit(message=got[-1], asynchronous=False)
+    c.close()
+
+    c = group_consumer(b.bootstrap, group)
+    c.subscribe([topic])
+    got = consume_n(c, 5)
+    assert [m.offset() for m in got] == list(range(7, 12)), "restarted consumer must resume at the committed offset"
+    assert got[0].value() == recs[7].value
+    c.commit(message=got[-1], asynchronous=False)
+    c.close()
+
+    b.stop()
+    b.start()
+    c = group_consumer(b.bootstrap, group)
+    try:
+        committed = c.committed([TopicPartition(topic, 0)], timeout=30)
+        assert committed[0].offset == 12, f"committed offset after restart: {committed[0]}"
+        c.subscribe([topic])
+        got = consume_n(c, 8)
+        assert [m.offset() for m in got] == list(range(12, 20))
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("fresh_broker", [GROUP_OVERRIDES], indirect=True, ids=["short-delay"])
+def test_kafka_python_group_consumer_and_kcat(fresh_broker):
+    from kafka import KafkaConsumer
+
+    b = fresh_broker.start()
+    topic = unique("grpk")
+    create_topic(admin_client(b.bootstrap), topic, partitions=2)
+    sent = set()
+    for p in range(2):
+        recs = records(15, f"kp{p}")
+        for r, (_, off) in zip(recs, produce(b.bootstrap, topic, recs, partition=p)):
+            sent.add((p, off, r.value))
+
+    group = unique("gkp")
+    kc = KafkaConsumer(topic, bootstrap_servers=b.bootstrap, group_id=group, auto_offset_reset="earliest",
+                       enable_auto_commit=False, consumer_timeout_ms=500)
+    try:
+        got = set()
+        deadline = time.monotonic() + 60
+        while len(got) < len(sent):
+            assert time.monotonic() < deadline, f"kafka-python consumed {len(got)} of {len(sent)}"
+            for m in kc:
+                got.add((m.partition, m.offset, m.value))
+        assert got == sent
+        kc.commit()
+    finally:
+        kc.close()
+    c = group_consumer(b.bootstrap, group)
+    try:
+        committed = c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=30)
+        assert [tp.offset for tp in committed] == [15, 15]
+    finally:
+        c.close()
+
+    if KCAT is None:
+        pytest.skip("kcat is not installed")
+    proc = subprocess.run([KCAT, "-b", b.bootstrap, "-G", unique("gkcat"), "-o", "beginning", "-c", "30",
+                           "-f", "%p %o %s\\n", "-X", "auto.offset.reset=earliest", topic],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    lines = proc.stdout.decode().splitlines()
+    got = {(int(p), int(o), v.encode()) for p, o, v in (line.split(" ", 2) for line in lines)}
+    assert got == sent
