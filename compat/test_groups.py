@@ -180,3 +180,59 @@ def test_kafka_python_group_consumer_and_kcat(fresh_broker):
     lines = proc.stdout.decode().splitlines()
     got = {(int(p), int(o), v.encode()) for p, o, v in (line.split(" ", 2) for line in lines)}
     assert got == sent
+
+
+@pytest.mark.parametrize("fresh_broker", [GROUP_OVERRIDES], indirect=True, ids=["fast-rebalance"])
+def test_admin_lists_describes_and_deletes_groups_and_offsets(fresh_broker):
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    from confluent_kafka import ConsumerGroupState
+
+    b = fresh_broker.start()
+    adm = admin_client(b.bootstrap)
+    topic = unique("grp-admin")
+    create_topic(adm, topic, partitions=2)
+    produce(b.bootstrap, topic, records(20, "a"), partition=None)
+    group = unique("grp-admin")
+    c = group_consumer(b.bootstrap, group)
+    c.subscribe([topic])
+    consume_n(c, 20)
+    c.commit(asynchronous=False)
+
+    listed = adm.list_consumer_groups(request_timeout=30).result(timeout=35)
+    assert group in {g.group_id for g in listed.valid}
+    desc = adm.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=35)
+    assert desc.state == ConsumerGroupState.STABLE, desc.state
+    assert len(desc.members) == 1
+    assigned = {(tp.topic, tp.partition) for tp in desc.members[0].assignment.topic_partitions}
+    assert assigned == {(topic, 0), (topic, 1)}
+
+    # A group with a member cannot be deleted: NON_EMPTY_GROUP.
+    fut = adm.delete_consumer_groups([group], request_timeout=30)[group]
+    with pytest.raises(Exception) as exc:
+        fut.result(timeout=35)
+    assert exc.value.args[0].code() == KafkaError.NON_EMPTY_GROUP, exc.value
+    c.close()  # leaves the group → Empty
+
+    # OffsetDelete (confluent-kafka has no API for it; kafka-python's admin sends it) of
+    # partition 0 on the now-empty group; partition 1 keeps its offset.
+    from kafka import KafkaAdminClient
+    from kafka import TopicPartition as KTP
+
+    before = adm.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=30)[group].result(timeout=35)
+    before = {(tp.topic, tp.partition): tp.offset for tp in before.topic_partitions}
+    assert before.get((topic, 0), -1) >= 0 and before.get((topic, 1), -1) >= 0, before
+
+    kadm = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+    try:
+        result = kadm.delete_group_offsets(group, [KTP(topic, 0)])
+        assert all(err is None or getattr(err, "errno", 0) == 0 for err in (result or {}).values()), result
+    finally:
+        kadm.close()
+    committed = adm.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=30)[group].result(timeout=35)
+    offsets = {(tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions}
+    assert offsets.get((topic, 0), -1) < 0, offsets
+    assert offsets.get((topic, 1), -1) >= 0, offsets
+
+    adm.delete_consumer_groups([group], request_timeout=30)[group].result(timeout=35)
+    listed = adm.list_consumer_groups(request_timeout=30).result(timeout=35)
+    assert group not in {g.group_id for g in listed.valid}
