@@ -5,16 +5,14 @@
 
 use std::collections::HashMap;
 
-use bytes::{Bytes, BytesMut};
-use sluice_protocol::kafka_protocol::indexmap::IndexMap;
+use bytes::Bytes;
+use sluice_protocol::encode::{encode_new_batch, NewRecord};
 use sluice_protocol::kafka_protocol::messages::produce_request::{
     PartitionProduceData, TopicProduceData,
 };
 use sluice_protocol::kafka_protocol::messages::{ProduceRequest, TopicName};
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
-use sluice_protocol::kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use sluice_protocol::kafka_protocol::records::Compression;
 
 use crate::client::Client;
 use crate::error::{ClientError, Result};
@@ -103,44 +101,16 @@ fn now_ms() -> i64 {
 /// Encodes `records` as one v2 RecordBatch (base offset 0, no producer id).
 pub fn encode_batch(records: &[ProduceRecord], compression: Compression) -> Result<Bytes> {
     let now = now_ms();
-    let recs: Vec<Record> = records
+    let recs: Vec<NewRecord> = records
         .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let mut headers = IndexMap::new();
-            for (k, v) in &r.headers {
-                headers.insert(StrBytes::from_string(k.clone()), v.clone());
-            }
-            Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                // offset - sequence must be constant for the encoder to keep one batch;
-                // this yields base sequence -1 (NO_SEQUENCE).
-                sequence: (i as i32).wrapping_sub(1),
-                timestamp: r.timestamp.unwrap_or(now),
-                key: r.key.clone(),
-                value: r.value.clone(),
-                headers,
-            }
+        .map(|r| NewRecord {
+            key: r.key.clone(),
+            value: r.value.clone(),
+            headers: r.headers.clone(),
+            timestamp: r.timestamp.unwrap_or(now),
         })
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        recs.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression,
-        },
-    )
-    .map_err(|e| ClientError::Invalid(format!("encoding record batch: {e}")))?;
-    Ok(buf.freeze())
+    encode_new_batch(&recs, compression).map_err(ClientError::Invalid)
 }
 
 impl Client {

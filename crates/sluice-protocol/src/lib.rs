@@ -2,6 +2,7 @@
 //! patching, the request guard that makes hostile input safe to decode, and the table of API
 //! versions the broker implements. Nothing here does I/O.
 
+pub mod encode;
 pub mod guard;
 pub mod record_batch;
 pub mod versions;

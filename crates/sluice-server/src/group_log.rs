@@ -7,11 +7,9 @@
 
 use std::sync::Weak;
 
-use bytes::BytesMut;
 use sluice_group::{BoxFuture, GroupLog, GroupLogError, GroupRecord};
-use sluice_protocol::kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use sluice_protocol::encode::{encode_new_batch, NewRecord};
+use sluice_protocol::kafka_protocol::records::{Compression, RecordBatchDecoder};
 use sluice_storage::LogError;
 
 use crate::broker::Broker;
@@ -91,36 +89,18 @@ impl GroupLog for ReplicaGroupLog {
 /// tombstones), no producer id.
 pub fn encode_batch(records: &[GroupRecord]) -> Result<Vec<u8>, GroupLogError> {
     let now = now_ms();
-    let recs: Vec<Record> = records
+    let recs: Vec<NewRecord> = records
         .iter()
-        .enumerate()
-        .map(|(i, r)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: (i as i32).wrapping_sub(1),
-            timestamp: now,
+        .map(|r| NewRecord {
             key: Some(r.encode_key()),
             value: r.encode_value(),
-            headers: Default::default(),
+            headers: Vec::new(),
+            timestamp: now,
         })
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        recs.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .map_err(|e| GroupLogError::Other(format!("encoding __consumer_offsets batch: {e}")))?;
-    Ok(buf.to_vec())
+    encode_new_batch(&recs, Compression::None)
+        .map(|b| b.to_vec())
+        .map_err(|e| GroupLogError::Other(format!("__consumer_offsets: {e}")))
 }
 
 /// Reads a `__consumer_offsets` partition from log start to HW and decodes its records.
