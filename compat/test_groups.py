@@ -236,3 +236,164 @@ def test_admin_lists_describes_and_deletes_groups_and_offsets(fresh_broker):
     adm.delete_consumer_groups([group], request_timeout=30)[group].result(timeout=35)
     listed = adm.list_consumer_groups(request_timeout=30).result(timeout=35)
     assert group not in {g.group_id for g in listed.valid}
+
+
+class Member:
+    """A group consumer that commits what it consumed when partitions are taken away (on
+    revoke and before close), so that across rebalances every record is consumed exactly once
+    by the group. Counts what it got and records every revocation it saw."""
+
+    def __init__(self, name: str, bootstrap: str, group: str, topic: str, extra: dict | None = None):
+        self.name, self.topic = name, topic
+        self.pos: dict[int, int] = {}
+        self.count = 0
+        self.revocations: list[set[int]] = []
+        self.assignments: list[set[int]] = []
+        self.events: list[tuple[str, set[int]]] = []
+        self.c = group_consumer(bootstrap, group, extra)
+        self.c.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    def _commit(self, partitions) -> None:
+        offs = [TopicPartition(self.topic, p, self.pos.pop(p)) for p in partitions if p in self.pos]
+        if offs:
+            self.c.commit(offsets=offs, asynchronous=False)
+
+    def _on_assign(self, _c, parts) -> None:
+        self.assignments.append({tp.partition for tp in parts})
+        self.events.append(("assign", self.assignments[-1]))
+
+    def _on_revoke(self, _c, parts) -> None:
+        revoked = {tp.partition for tp in parts}
+        self.revocations.append(revoked)
+        self.events.append(("revoke", revoked))
+        self._commit(revoked)
+
+    def _on_lost(self, _c, parts) -> None:
+        raise AssertionError(f"{self.name} lost partitions {[tp.partition for tp in parts]}")
+
+    def poll(self, seen: dict, sent: dict, timeout: float) -> None:
+        m = poll_ok(self.c, timeout)
+        if m is None:
+            return
+        key = (m.partition(), m.offset())
+        assert key not in seen, f"record {key} consumed twice ({seen[key]} and {self.name})"
+        seen[key] = self.name
+        self.pos[m.partition()] = m.offset() + 1
+        self.count += 1
+
+    def close(self) -> None:
+        self._commit(list(self.pos))
+        self.c.close()
+
+
+def run_membership_changes(bootstrap: str, topic: str, extra: dict | None = None) -> dict[str, "Member"]:
+    """A producer thread writes 3,000 keyed records to 6 partitions while members A, B, C of
+    one group join one after another and A then B leave. Returns the members once every
+    delivered record has been consumed; asserts no record is consumed twice or skipped."""
+    import threading
+
+    from confluent_kafka import Producer
+
+    group = unique("gmove")
+    total = 3000
+    sent: dict[tuple[int, int], bytes] = {}
+    errors: list = []
+    lock = threading.Lock()
+
+    def producer():
+        p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 2})
+
+        def cb(err, msg):
+            with lock:
+                if err is not None:
+                    errors.append(err)
+                else:
+                    sent[(msg.partition(), msg.offset())] = msg.value()
+
+        for i in range(total):
+            p.produce(topic, key=f"k{i % 97}".encode(), value=f"v{i}".encode(), partition=i % 6, on_delivery=cb)
+            if i % 25 == 0:
+                p.poll(0)
+                time.sleep(0.02)  # spread the records over the membership changes
+        assert p.flush(60) == 0
+
+    t = threading.Thread(target=producer, daemon=True)
+    members = {"A": Member("A", bootstrap, group, topic, extra)}
+    active = ["A"]
+    seen: dict[tuple[int, int], str] = {}
+    # Membership changes happen when the group has consumed this many records.
+    plan = [(300, "join", "B"), (900, "join", "C"), (1500, "leave", "A"), (2100, "leave", "B")]
+    t.start()
+    deadline = time.monotonic() + 150
+    try:
+        while True:
+            assert time.monotonic() < deadline, f"consumed {len(seen)} of {total}; plan left: {plan}"
+            for name in list(active):
+                members[name].poll(seen, sent, 0.05)
+            if plan and len(seen) >= plan[0][0]:
+                _, action, name = plan.pop(0)
+                if action == "join":
+                    members[name] = Member(name, bootstrap, group, topic, extra)
+                    active.append(name)
+                else:
+                    members[name].close()
+                    active.remove(name)
+            with lock:
+                done = not t.is_alive() and len(seen) >= len(sent)
+            if done and not plan:
+                break
+        t.join(5)
+        assert not errors, f"produce failed: {errors[:3]}"
+        assert len(sent) == total
+        assert set(seen) == set(sent), f"missing {sorted(set(sent) - set(seen))[:10]}"
+        return members
+    finally:
+        for name in active:
+            members[name].c.close()
+
+
+@pytest.mark.parametrize("fresh_broker", [GROUP_OVERRIDES], indirect=True, ids=["short-delay"])
+def test_members_join_and_leave_mid_run_each_record_once(fresh_broker):
+    b = fresh_broker.start()
+    topic = unique("gmove")
+    create_topic(admin_client(b.bootstrap), topic, partitions=6)
+    members = run_membership_changes(b.bootstrap, topic)
+    for name, m in members.items():
+        assert m.count > 0, f"member {name} never consumed anything"
+    # Eager (range) rebalancing revokes everything a member owns at every rebalance.
+    assert members["A"].revocations, "A saw no rebalance"
+    for name, m in members.items():
+        owned: set[int] = set()
+        for kind, parts in m.events:
+            if kind == "assign":
+                owned = parts
+            else:
+                assert parts == owned, f"eager rebalance of {name} revoked {parts} of {owned}"
+                owned = set()
+
+
+@pytest.mark.parametrize("fresh_broker", [GROUP_OVERRIDES], indirect=True, ids=["short-delay"])
+def test_cooperative_sticky_rebalances_incrementally(fresh_broker):
+    b = fresh_broker.start()
+    topic = unique("gcoop")
+    create_topic(admin_client(b.bootstrap), topic, partitions=6)
+    members = run_membership_changes(b.bootstrap, topic, {"partition.assignment.strategy": "cooperative-sticky"})
+    for name, m in members.items():
+        assert m.count > 0, f"member {name} never consumed anything"
+    a = members["A"]
+    # A owned all six partitions alone; when B joined, A gave up only some of them (an
+    # incremental revocation) and kept the rest without a stop-the-world revoke.
+    assert a.assignments[0] == set(range(6)), a.assignments
+    first_revoke = a.revocations[0]
+    assert 0 < len(first_revoke) < 6, f"cooperative rebalance revoked {first_revoke} of A's 6 partitions"
+    # Assignments and revocations are increments: a member is never given a partition it
+    # already owns, and only ever gives up partitions it owns.
+    for name, m in members.items():
+        owned: set[int] = set()
+        for kind, parts in m.events:
+            if kind == "assign":
+                assert not (owned & parts), f"{name} was given {owned & parts} twice: {m.events}"
+                owned |= parts
+            else:
+                assert parts <= owned, f"{name} gave up {parts - owned} it did not own: {m.events}"
+                owned -= parts
