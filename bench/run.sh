@@ -16,6 +16,9 @@ E2E_RATE="${E2E_RATE:-10000}"
 E2E_SECS="${E2E_SECS:-15}"
 STARTUP_RUNS="${STARTUP_RUNS:-5}"
 IDLE_SECS="${IDLE_SECS:-3}"
+GROUP_MEMBERS="${GROUP_MEMBERS:-10}"      # members joining one group (topic has as many partitions)
+GROUP_RUNS="${GROUP_RUNS:-5}"
+COMMIT_SECS="${COMMIT_SECS:-5}"           # seconds of sync commits, then of pipelined commits
 CONSUMERS="${CONSUMERS:-2}"               # consumer instances (threads) for the read test
 SKIP_BUILD="${SKIP_BUILD:-0}"
 
@@ -52,8 +55,10 @@ done
 B="127.0.0.1:$PORT"
 
 echo "== starting broker on $B (data in $WORK/data, log $WORK/broker.log)"
+# group.initial.rebalance.delay.ms=0: the group-join benchmark measures the coordinator's own
+# work; Kafka's default 3 s initial delay would only add a constant 3 s.
 "$SLUICE" server start --override "listeners=PLAINTEXT://$B" --override "log.dirs=$WORK/data" \
-  >"$WORK/broker.log" 2>&1 &
+  --override group.initial.rebalance.delay.ms=0 >"$WORK/broker.log" 2>&1 &
 BROKER_PID=$!
 for i in $(seq 1 100); do
   port_in_use "$PORT" && break
@@ -63,8 +68,8 @@ for i in $(seq 1 100); do
 done
 
 lg() { timeout 180 "$LOADGEN" "$@"; }
-for t in p100 p1k e2e; do
-  parts=$PARTITIONS; [ "$t" = e2e ] && parts=1
+for t in p100 p1k e2e groups; do
+  parts=$PARTITIONS; [ "$t" = e2e ] && parts=1; [ "$t" = groups ] && parts=$GROUP_MEMBERS
   lg create-topic --bootstrap "$B" --topic "$t" --partitions "$parts"
 done
 
@@ -78,6 +83,8 @@ echo "== consume with 1 consumer (informational)"
 lg consume --bootstrap "$B" --topic p1k --records "$P1K_RECORDS" --broker-pid "$BROKER_PID" \
   | sed 's/^RESULT consume /RESULT consume1 /' | tee -a "$OUT"
 run e2e --bootstrap "$B" --topic e2e --rate "$E2E_RATE" --duration "$E2E_SECS"
+run group-join --bootstrap "$B" --topic groups --members "$GROUP_MEMBERS" --runs "$GROUP_RUNS"
+run commits --bootstrap "$B" --topic groups --duration "$COMMIT_SECS"
 LOADED_RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$BROKER_PID/status" 2>/dev/null || echo 0)
 LOADED_HWM_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$BROKER_PID/status" 2>/dev/null || echo 0)
 stop_broker; rm -rf "$WORK/data"
@@ -106,6 +113,12 @@ row "  same, 1 consumer (MB/s)" "$(value consume1 mb_per_s)" "(info)" \
   "cores broker $(value consume1 broker_cores) loadgen $(value consume1 loadgen_cores)"
 row "e2e p99 @ $E2E_RATE rec/s (ms)" "$(awk -v u="$(value e2e p99_us)" 'BEGIN{printf "%.2f", u/1000}')" "< 3" \
   "p50 $(value e2e p50_us) p95 $(value e2e p95_us) p99.9 $(value e2e p999_us) max $(value e2e max_us) us"
+row "$GROUP_MEMBERS members to Stable, median (ms)" "$(value group_join median_ms)" "(info)" \
+  "min $(value group_join min_ms) max $(value group_join max_ms); $GROUP_RUNS fresh groups, initial delay 0"
+row "offset commits, sync (commits/s)" "$(value commits sync_per_s)" "(info)" \
+  "p50 $(value commits sync_p50_us) p99 $(value commits sync_p99_us) us; broker cores $(value commits broker_cores_sync)"
+row "offset commits, pipelined (commits/s)" "$(value commits async_per_s)" "(info)" \
+  "window $(value commits window); broker cores $(value commits broker_cores_async)"
 row "start to ready, median (ms)" "$(value startup ready_ms_median)" "< 100" \
   "min $(value startup ready_ms_min) max $(value startup ready_ms_max); shutdown $(value startup shutdown_ms_median) ms"
 row "idle RSS, median (MB)" "$(value startup rss_mb_median)" "< 30" \

@@ -55,7 +55,10 @@ pub fn new_consumer(bootstrap: &str, extra: &[String]) -> anyhow::Result<BaseCon
 }
 
 /// Partition ids of `topic`, from a Metadata request.
-pub fn partitions(c: &BaseConsumer, topic: &str) -> anyhow::Result<Vec<i32>> {
+pub fn partitions<C: rdkafka::consumer::ConsumerContext>(
+    c: &BaseConsumer<C>,
+    topic: &str,
+) -> anyhow::Result<Vec<i32>> {
     let md = c
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .context("metadata for topic")?;

@@ -8,6 +8,7 @@
 mod admin;
 mod consume;
 mod e2e;
+mod groups;
 mod produce;
 mod startup;
 mod util;
@@ -34,6 +35,10 @@ enum Mode {
     Consume(consume::ConsumeArgs),
     /// Produce timestamped records at a fixed rate while consuming; print latency percentiles
     E2e(e2e::E2eArgs),
+    /// N group members subscribe at once; time until the group is Stable with all of them
+    GroupJoin(groups::GroupJoinArgs),
+    /// Offset commits per second, synchronous and pipelined
+    Commits(groups::CommitArgs),
     /// Spawn the broker, time spawn -> Metadata answered, then read its idle RSS
     Startup(startup::StartupArgs),
 }
@@ -46,6 +51,8 @@ fn main() {
         Mode::Consume(a) => consume::run(a),
         Mode::E2e(a) => e2e::run(a),
         Mode::Startup(a) => startup::run(a),
+        Mode::GroupJoin(a) => groups::run_join(a),
+        Mode::Commits(a) => groups::run_commits(a),
     };
     if let Err(e) = result {
         eprintln!("sluice-loadgen: {e:#}");
