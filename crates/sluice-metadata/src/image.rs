@@ -32,7 +32,7 @@ impl TopicInfo {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetadataImage {
     pub topics: BTreeMap<String, TopicInfo>,
     pub topic_names: HashMap<Uuid, String>,
@@ -63,6 +63,56 @@ impl MetadataImage {
 
     pub fn topic_config(&self, name: &str) -> BTreeMap<String, String> {
         self.topic_configs.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The records that rebuild this image from empty (a metadata snapshot's content): topics
+    /// with their partitions, config overrides, the producer-id high-water mark. Applying them
+    /// in order to an empty image gives an image equal to this one except `last_offset`, which
+    /// the snapshot carries separately.
+    pub fn to_records(&self) -> Vec<MetadataRecord> {
+        let mut out = Vec::new();
+        for topic in self.topics.values() {
+            out.push(MetadataRecord::Topic {
+                name: topic.name.clone(),
+                topic_id: topic.topic_id,
+            });
+            for p in &topic.partitions {
+                out.push(MetadataRecord::Partition {
+                    topic_id: topic.topic_id,
+                    partition: p.partition,
+                    replicas: p.replicas.clone(),
+                    isr: p.isr.clone(),
+                    leader: p.leader,
+                    leader_epoch: p.leader_epoch,
+                    partition_epoch: p.partition_epoch,
+                });
+            }
+        }
+        let configs = [
+            (RESOURCE_TOPIC, &self.topic_configs),
+            (RESOURCE_BROKER, &self.broker_configs),
+        ];
+        for (resource_type, by_resource) in configs {
+            let mut names: Vec<&String> = by_resource.keys().collect();
+            names.sort();
+            for resource_name in names {
+                for (name, value) in &by_resource[resource_name] {
+                    out.push(MetadataRecord::Config {
+                        resource_type,
+                        resource_name: resource_name.clone(),
+                        name: name.clone(),
+                        value: Some(value.clone()),
+                    });
+                }
+            }
+        }
+        if self.next_producer_id > 0 {
+            out.push(MetadataRecord::ProducerIds {
+                broker_id: -1,
+                next_producer_id: self.next_producer_id,
+            });
+        }
+        out
     }
 
     pub fn apply(&mut self, offset: i64, record: &MetadataRecord) {
@@ -118,20 +168,26 @@ impl MetadataImage {
                 name,
                 value,
             } => {
-                let map = match *resource_type {
-                    RESOURCE_TOPIC => self.topic_configs.entry(resource_name.clone()).or_default(),
-                    RESOURCE_BROKER => self
-                        .broker_configs
-                        .entry(resource_name.clone())
-                        .or_default(),
+                let by_resource = match *resource_type {
+                    RESOURCE_TOPIC => &mut self.topic_configs,
+                    RESOURCE_BROKER => &mut self.broker_configs,
                     _ => return,
                 };
                 match value {
                     Some(v) => {
-                        map.insert(name.clone(), v.clone());
+                        by_resource
+                            .entry(resource_name.clone())
+                            .or_default()
+                            .insert(name.clone(), v.clone());
                     }
                     None => {
-                        map.remove(name);
+                        // Drop emptied maps so an image equals its snapshot's replay.
+                        if let Some(map) = by_resource.get_mut(resource_name) {
+                            map.remove(name);
+                            if map.is_empty() {
+                                by_resource.remove(resource_name);
+                            }
+                        }
                     }
                 }
             }
@@ -147,5 +203,71 @@ impl MetadataImage {
                 self.next_producer_id = self.next_producer_id.max(*next_producer_id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replay(records: &[MetadataRecord]) -> MetadataImage {
+        let mut image = MetadataImage::empty();
+        for (i, r) in records.iter().enumerate() {
+            image.apply(i as i64, r);
+        }
+        image
+    }
+
+    #[test]
+    fn to_records_rebuilds_the_same_image() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let part = |topic_id, partition, leader| MetadataRecord::Partition {
+            topic_id,
+            partition,
+            replicas: vec![1, 2, 3],
+            isr: vec![1, 2],
+            leader,
+            leader_epoch: 4,
+            partition_epoch: 7,
+        };
+        let cfg = |resource_type, resource_name: &str, name: &str, value: Option<&str>| {
+            MetadataRecord::Config {
+                resource_type,
+                resource_name: resource_name.into(),
+                name: name.into(),
+                value: value.map(Into::into),
+            }
+        };
+        let history = vec![
+            MetadataRecord::Topic {
+                name: "a".into(),
+                topic_id: a,
+            },
+            part(a, 0, 1),
+            part(a, 1, 2),
+            MetadataRecord::Topic {
+                name: "b".into(),
+                topic_id: b,
+            },
+            part(b, 0, 3),
+            cfg(RESOURCE_TOPIC, "a", "retention.ms", Some("10")),
+            cfg(RESOURCE_TOPIC, "b", "cleanup.policy", Some("compact")),
+            cfg(RESOURCE_TOPIC, "b", "cleanup.policy", None),
+            cfg(RESOURCE_BROKER, "", "log.retention.ms", Some("5")),
+            part(a, 1, 3),
+            MetadataRecord::ProducerIds {
+                broker_id: 1,
+                next_producer_id: 2000,
+            },
+            MetadataRecord::RemoveTopic { topic_id: b },
+        ];
+        let image = replay(&history);
+        let mut rebuilt = replay(&image.to_records());
+        assert_ne!(rebuilt.last_offset, image.last_offset);
+        rebuilt.last_offset = image.last_offset;
+        assert_eq!(rebuilt, image);
+        assert_eq!(image.topics["a"].partitions[1].leader, 3);
+        assert!(image.topic("b").is_none());
+        assert!(!image.topic_configs.contains_key("b"));
     }
 }

@@ -6,6 +6,7 @@
 pub mod controller;
 pub mod image;
 pub mod log;
+pub mod quorum;
 pub mod records;
 
 use std::path::Path;
