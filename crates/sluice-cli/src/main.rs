@@ -4,6 +4,7 @@
 
 mod configs;
 mod console_consumer;
+mod console_group;
 mod console_producer;
 mod consumer_groups;
 mod get_offsets;
