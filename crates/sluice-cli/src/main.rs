@@ -7,6 +7,7 @@ mod console_consumer;
 mod console_group;
 mod console_producer;
 mod consumer_groups;
+mod consumer_groups_tables;
 mod get_offsets;
 mod node_api;
 mod offset_reset;
