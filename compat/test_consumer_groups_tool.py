@@ -335,3 +335,38 @@ def test_shim_runs_verbatim(gb):
     assert group in r.stdout.split()
     r = subprocess.run([str(shim), "--bootstrap-server", gb.bootstrap, "--describe"], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 1 and re.search(r"takes one of these options", r.stderr)
+
+
+def test_console_consumer_rejoins_when_a_second_member_arrives(gb):
+    topic = unique("cgrb")
+    create_topic(admin_client(gb.bootstrap), topic, partitions=2)
+    for p in range(2):
+        produce(gb.bootstrap, topic, [Rec(None, f"p{p}-{i}".encode(), (), int(time.time() * 1000)) for i in range(5)], partition=p)
+    group = unique("cg-rebalance")
+    cc = subprocess.Popen(
+        [str(sluice_bin()), "console-consumer", "--bootstrap-server", gb.bootstrap, "--topic", topic, "--group", group, "--from-beginning", "--timeout-ms", "8000",
+         "--consumer-property", "heartbeat.interval.ms=300", "--consumer-property", "session.timeout.ms=6000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        # The console consumer owns both partitions first.
+        wait_for(lambda: [r[4] for r in table(ok(gb.bootstrap, "--describe", "--group", group, "--members"), "GROUP")] == ["2"], 30, "console consumer owning 2 partitions")
+        c = group_consumer(gb.bootstrap, group)
+        c.subscribe([topic])
+        try:
+            deadline = time.monotonic() + 30
+            while len(c.assignment()) != 1:
+                assert time.monotonic() < deadline, "the second member never got a partition"
+                c.poll(0.3)
+            members = table(ok(gb.bootstrap, "--describe", "--group", group, "--members"), "GROUP")
+            assert sorted(r[4] for r in members) == ["1", "1"], members
+        finally:
+            c.close()
+        out, err = cc.communicate(timeout=60)
+    finally:
+        if cc.poll() is None:
+            cc.kill()
+            cc.wait(timeout=10)
+    assert cc.returncode == 0, err
+    assert sorted(out.splitlines()) == sorted(f"p{p}-{i}" for p in range(2) for i in range(5))
+    assert committed(gb, group, topic) == {0: 5, 1: 5}
