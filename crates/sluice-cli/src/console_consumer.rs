@@ -1,8 +1,9 @@
-//! `sluice console-consumer` — kafka-console-consumer.sh without groups: reads one or all
-//! partitions of a topic from earliest/latest/an offset and prints records in the format of
-//! Kafka's DefaultMessageFormatter (timestamp, partition, offset, headers, key, value).
-//! Formatting is a pure function; the loop stops on --max-messages, --timeout-ms or Ctrl-C
-//! and always reports `Processed a total of N messages` on stderr.
+//! `sluice console-consumer` — kafka-console-consumer.sh: reads one or all partitions of a
+//! topic from earliest/latest/an offset, or as a member of a consumer group (`--group`,
+//! `group.id`; see `console_group.rs`), and prints records in the format of Kafka's
+//! DefaultMessageFormatter (timestamp, partition, offset, headers, key, value). Formatting is
+//! a pure function; the loop stops on --max-messages, --timeout-ms or Ctrl-C and always
+//! reports `Processed a total of N messages` on stderr.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,10 +12,12 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use sluice_client::error::codes;
 use sluice_client::{
-    ConsumerRecord, FetchOptions, FetchTarget, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
+    Client, ClientConfig, ConsumerRecord, FetchOptions, FetchTarget, EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
 };
 
-use crate::props::{is_true, parse_kvs, unescape};
+use crate::console_group;
+use crate::props::{is_true, load_properties, parse_kvs, unescape};
 use crate::{bootstrap, ToolError};
 
 #[derive(Debug, Args)]
@@ -47,13 +50,15 @@ pub struct ConsumerArgs {
     /// Accepted and ignored (only the default formatter exists).
     #[arg(long)]
     formatter: Option<String>,
-    /// Consumer group (not supported yet).
+    /// The consumer group id of the consumer (commits offsets; resumes from them).
     #[arg(long)]
     group: Option<String>,
-    /// Accepted and ignored.
+    /// Consumer properties (key=value): group.id, auto.offset.reset, enable.auto.commit,
+    /// auto.commit.interval.ms, session.timeout.ms, heartbeat.interval.ms,
+    /// max.poll.interval.ms, group.instance.id, client.id.
     #[arg(long = "consumer-property")]
     consumer_property: Vec<String>,
-    /// Accepted and ignored.
+    /// Consumer config properties file (the same keys; --consumer-property wins).
     #[arg(long = "consumer.config")]
     consumer_config: Option<String>,
     /// Accepted; only read_uncommitted is implemented.
@@ -165,9 +170,6 @@ pub fn format_record(r: &ConsumerRecord, o: &FormatOptions, out: &mut Vec<u8>) {
 }
 
 pub async fn run(a: ConsumerArgs) -> Result<(), ToolError> {
-    if a.group.is_some() {
-        return Err(ToolError::failed("consumer groups are not supported yet"));
-    }
     let server = a
         .bootstrap_server
         .clone()
@@ -207,8 +209,34 @@ pub async fn run(a: ConsumerArgs) -> Result<(), ToolError> {
     let fmt = FormatOptions::from_props(
         &parse_kvs(&a.property).map_err(|e| ToolError::usage(e.to_string()))?,
     );
+    let mut consumer_props = match &a.consumer_config {
+        Some(p) => {
+            load_properties(std::path::Path::new(p)).map_err(|e| ToolError::usage(e.to_string()))?
+        }
+        None => BTreeMap::new(),
+    };
+    consumer_props
+        .extend(parse_kvs(&a.consumer_property).map_err(|e| ToolError::usage(e.to_string()))?);
+    let group = console_group::settings(a.group.as_deref(), &consumer_props, a.from_beginning)?;
+    let reset = group.as_ref().map_or(reset, |g| g.reset);
+    if group.is_some() && (a.partition.is_some() || a.offset.is_some()) {
+        return Err(ToolError::usage(
+            "Options group and partition/offset cannot be specified together: a group member consumes the partitions the group assigns it",
+        ));
+    }
 
-    let client = bootstrap(&server).await?;
+    let client = match consumer_props.get("client.id") {
+        Some(id) => Client::connect_with(
+            &server,
+            ClientConfig {
+                client_id: id.clone(),
+                ..ClientConfig::default()
+            },
+        )
+        .await
+        .map_err(ToolError::from)?,
+        None => bootstrap(&server).await?,
+    };
     let meta = client
         .topic_metadata(&topic, true)
         .await
@@ -222,8 +250,11 @@ pub async fn run(a: ConsumerArgs) -> Result<(), ToolError> {
         }
         None => meta.partitions.iter().map(|p| p.partition).collect(),
     };
+    let mut member = group.map(|g| console_group::GroupConsumer::new(client.clone(), &topic, g));
     let mut targets: Vec<FetchTarget> = Vec::new();
-    if start >= 0 {
+    if let Some(m) = member.as_mut() {
+        targets = m.join().await?;
+    } else if start >= 0 {
         targets.extend(partitions.iter().map(|&p| FetchTarget {
             topic: topic.clone(),
             partition: p,
@@ -252,6 +283,23 @@ pub async fn run(a: ConsumerArgs) -> Result<(), ToolError> {
         if count >= max {
             break Ok(());
         }
+        if let Some(m) = member.as_mut() {
+            match m.needs_rejoin() {
+                Ok(false) => m.maybe_auto_commit(&targets).await,
+                Ok(true) => {
+                    m.before_rejoin(&targets).await;
+                    let joined = tokio::select! {
+                        r = m.join() => r,
+                        _ = &mut ctrl_c => break Ok(()),
+                    };
+                    match joined {
+                        Ok(t) => targets = t,
+                        Err(e) => break Err(e),
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        }
         let mut max_wait = 500u64;
         if let Some(t) = a.timeout_ms {
             let elapsed = last_progress.elapsed().as_millis() as u64;
@@ -265,6 +313,13 @@ pub async fn run(a: ConsumerArgs) -> Result<(), ToolError> {
             max_wait_ms: max_wait as i32,
             ..FetchOptions::default()
         };
+        if targets.is_empty() {
+            // A group member with no partitions: wait for a rebalance (or the timeout).
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(max_wait)) => continue,
+                _ = &mut ctrl_c => break Ok(()),
+            }
+        }
         let results = tokio::select! {
             r = client.fetch_many(&targets, &opts) => r,
             _ = &mut ctrl_c => break Ok(()),
@@ -325,8 +380,12 @@ pub async fn run(a: ConsumerArgs) -> Result<(), ToolError> {
             consecutive_errors = 0;
         }
     };
+    let closed = match member {
+        Some(m) => m.close(&targets).await,
+        None => Ok(()),
+    };
     eprintln!("Processed a total of {count} messages");
-    outcome
+    outcome.and(closed)
 }
 
 #[cfg(test)]

@@ -1,12 +1,16 @@
 //! The `sluice` binary: argument parsing and dispatch to the server and the tools named after
-//! Kafka's scripts (topics, console-producer, console-consumer, get-offsets, configs). Every
+//! Kafka's scripts (topics, console-producer, console-consumer, consumer-groups, get-offsets, configs). Every
 //! failure ends as one line on stderr and exit code 1 — never a panic or backtrace.
 
 mod configs;
 mod console_consumer;
+mod console_group;
 mod console_producer;
+mod consumer_groups;
+mod consumer_groups_tables;
 mod get_offsets;
 mod node_api;
+mod offset_reset;
 mod props;
 mod server;
 mod topics;
@@ -42,6 +46,9 @@ enum Cmd {
     GetOffsets(get_offsets::GetOffsetsArgs),
     /// Describe or alter topic and broker configs (kafka-configs.sh).
     Configs(configs::ConfigsArgs),
+    /// List, describe, delete consumer groups; reset or delete their offsets
+    /// (kafka-consumer-groups.sh).
+    ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
 }
 
 /// A tool failure: the message is printed as is, exit code 1.
@@ -137,6 +144,7 @@ fn main() {
             Cmd::ConsoleConsumer(a) => console_consumer::run(a).await,
             Cmd::GetOffsets(a) => get_offsets::run(a).await,
             Cmd::Configs(a) => configs::run(a).await,
+            Cmd::ConsumerGroups(a) => consumer_groups::run(a).await,
         }
     });
     // Don't wait for the stdin reader thread or idle connections.

@@ -4,10 +4,13 @@
 //! never prints: formatting is the CLI's job.
 
 pub mod admin;
+pub mod admin_groups;
 pub mod client;
 pub mod connection;
+pub mod consumer_protocol;
 pub mod error;
 pub mod fetch;
+pub mod group_member;
 pub mod partitioner;
 pub mod produce;
 
@@ -15,13 +18,19 @@ pub use admin::{
     config_source_name, topic_id_string, AlterConfigOp, ClusterDescription, ConfigEntry,
     ConfigSynonym, NewTopic, PartitionDescription, ResourceType, TopicDescription,
 };
+pub use admin_groups::{
+    CommitIdentity, CommittedOffset, Coordinator, GroupDescription, GroupListing,
+    MemberDescription, PartitionResults,
+};
 pub use client::{BrokerInfo, Client, ClientConfig, Metadata, PartitionMetadata, TopicMetadata};
 pub use connection::Connection;
+pub use consumer_protocol::TopicPartition;
 pub use error::{error_name, ClientError, Result};
 pub use fetch::{
     ConsumerRecord, FetchOptions, FetchTarget, PartitionFetch, EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP, MAX_TIMESTAMP,
 };
+pub use group_member::{range_assign, GroupMember, GroupMemberConfig};
 pub use partitioner::{murmur2, partition_for_key, StickyPartitioner};
 pub use produce::{
     parse_compression, PartitionBatch, PartitionResult, ProduceOptions, ProduceRecord,
