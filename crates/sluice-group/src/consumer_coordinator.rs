@@ -553,6 +553,7 @@ fn heartbeat_in_group(
             value: Some(next.assignment_value()),
         }));
     }
+    next.track_assignment_epochs(&current);
     let assigned_changed = next.assigned != old.assigned;
     let assignment = next.assigned.clone();
     let epoch = next.member_epoch;

@@ -101,6 +101,10 @@ pub(crate) struct ConsumerMember {
     pub(crate) timer_wake: Instant,
     /// Set while the member must revoke partitions: it is fenced if it has not by then.
     pub(crate) revocation_deadline: Option<Instant>,
+    /// The member epoch at which each owned partition was assigned (KIP-1251: a commit
+    /// with an older epoch is still valid for partitions the member owned at that epoch).
+    /// Not persisted: after a reload, commits need the current epoch.
+    pub(crate) assigned_at: HashMap<(Uuid, i32), i32>,
 }
 
 impl ConsumerMember {
@@ -125,7 +129,37 @@ impl ConsumerMember {
             timer: None,
             timer_wake: now,
             revocation_deadline: None,
+            assigned_at: HashMap::new(),
         }
+    }
+
+    /// Whether a commit (or fetch) at `epoch` may touch `partitions`: the current epoch
+    /// always; an older one only for partitions owned since that epoch or earlier.
+    pub(crate) fn accepts_epoch(&self, epoch: i32, partitions: &[(Uuid, i32)]) -> bool {
+        if epoch == self.member_epoch {
+            return true;
+        }
+        epoch >= 0
+            && epoch < self.member_epoch
+            && !partitions.is_empty()
+            && partitions.iter().all(|(t, p)| {
+                let owned = contains(&self.assigned, t, *p) || contains(&self.pending_revocation, t, *p);
+                owned && self.assigned_at.get(&(*t, *p)).is_some_and(|at| *at <= epoch)
+            })
+    }
+
+    /// Records when newly owned partitions were assigned (at the member's new epoch).
+    pub(crate) fn track_assignment_epochs(&mut self, before: &ConsumerMember) {
+        let epoch = self.member_epoch;
+        let mut at = HashMap::new();
+        for (t, ps) in self.assigned.iter().chain(self.pending_revocation.iter()) {
+            for p in ps {
+                let since = before.assigned_at.get(&(*t, *p)).copied();
+                let was_owned = contains(&before.assigned, t, *p) || contains(&before.pending_revocation, t, *p);
+                at.insert((*t, *p), if was_owned { since.unwrap_or(epoch) } else { epoch });
+            }
+        }
+        self.assigned_at = at;
     }
 
     pub(crate) fn metadata_value(&self) -> ConsumerMemberMetadataValue {

@@ -101,7 +101,12 @@ impl GroupCoordinator {
             let code = if g.is(GroupState::Dead) {
                 Some(codes::COORDINATOR_NOT_AVAILABLE)
             } else {
-                validate_consumer_member(cg, member_id, generation_id, true)
+                let topics = self.topics();
+                let partitions: Vec<_> = offsets
+                    .iter()
+                    .filter_map(|o| Some((topics.by_name.get(&o.topic)?.0, o.partition)))
+                    .collect();
+                validate_consumer_member(cg, member_id, generation_id, true, &partitions)
             };
             if let Some(code) = code {
                 return (all(offsets, code), None);
@@ -235,7 +240,7 @@ impl GroupCoordinator {
         };
         match member_id {
             None if member_epoch < 0 => codes::NONE,
-            _ => validate_consumer_member(cg, member_id.unwrap_or_default(), member_epoch, false)
+            _ => validate_consumer_member(cg, member_id.unwrap_or_default(), member_epoch, false, &[])
                 .unwrap_or(codes::NONE),
         }
     }
@@ -468,12 +473,16 @@ impl GroupCoordinator {
 
 /// Kafka's `ConsumerGroup.validateOffsetCommit/validateOffsetFetch`: with a negative epoch
 /// and no members (admin commits; fetches pass `allow_admin` false and are screened by the
-/// caller) nothing is checked; otherwise the member must exist at exactly this epoch.
+/// caller) nothing is checked; otherwise the member must exist (UNKNOWN_MEMBER_ID) at this
+/// epoch, or commit with an older epoch only partitions it has owned since then (KIP-1251;
+/// STALE_MEMBER_EPOCH otherwise). This closes the race between a commit and the heartbeat
+/// response that bumped the member's epoch.
 fn validate_consumer_member(
     cg: &crate::consumer_group::ConsumerGroup,
     member_id: &str,
     member_epoch: i32,
     allow_admin: bool,
+    partitions: &[(uuid::Uuid, i32)],
 ) -> Option<i16> {
     if allow_admin && member_epoch < 0 && cg.members.is_empty() {
         return None;
@@ -481,7 +490,7 @@ fn validate_consumer_member(
     let Some(m) = cg.members.get(member_id) else {
         return Some(codes::UNKNOWN_MEMBER_ID);
     };
-    (m.member_epoch != member_epoch).then_some(codes::STALE_MEMBER_EPOCH)
+    (!m.accepts_epoch(member_epoch, partitions)).then_some(codes::STALE_MEMBER_EPOCH)
 }
 
 /// Topic names the members of a consumer group subscribe to (names and regex matches).
