@@ -267,3 +267,42 @@ def test_admin_describes_and_lists_the_consumer_group(fresh_broker):
     adm.delete_consumer_groups([group], request_timeout=30)[group].result(timeout=60)
     listed = adm.list_consumer_groups(request_timeout=30).result(timeout=60)
     assert group not in [g.group_id for g in listed.valid]
+
+
+@pytest.mark.parametrize("fresh_broker", [FAST], indirect=True, ids=["fast-heartbeat"])
+def test_live_member_keeps_its_membership_across_a_broker_restart(fresh_broker):
+    b = fresh_broker.start()
+    adm = admin_client(b.bootstrap)
+    topic, group = unique("kip848r"), unique("g848r")
+    create_topic(adm, topic, partitions=2)
+    first = produce_spread(b.bootstrap, topic, 2, 10, "before")
+    c = new_consumer(b.bootstrap, group)
+    try:
+        c.subscribe([topic])
+        seen = {}
+        for m in consume_n(c, len(first)):
+            seen[(m.partition(), m.offset())] = m.value()
+            c.commit(message=m, asynchronous=False)
+        assert seen == first
+        before = adm.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=60)
+        member_ids = {m.member_id for m in before.members}
+        assert len(member_ids) == 1
+
+        b.stop()
+        b.restart()
+        adm = admin_client(b.bootstrap)
+        second = produce_spread(b.bootstrap, topic, 2, 10, "after")
+        got = {}
+        for m in consume_n(c, len(second), timeout=90):
+            key = (m.partition(), m.offset())
+            assert key not in seen and key not in got, f"{key} consumed again after the restart"
+            got[key] = m.value()
+            c.commit(message=m, asynchronous=False)
+        assert got == second
+        after = adm.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=60)
+        assert {m.member_id for m in after.members} == member_ids, "the member kept its id across the restart"
+        # It continued with its epoch: it was neither fenced nor did it leave and rejoin.
+        log = b.out_path.read_text(errors="replace")
+        assert f"group={group}" not in log, "the broker fenced or removed the member across the restart"
+    finally:
+        c.close()
