@@ -37,7 +37,10 @@ pub(crate) fn assign(
     }
 }
 
-fn range(members: &[AssignorMember<'_>], partitions: &BTreeMap<Uuid, i32>) -> HashMap<String, Assignment> {
+fn range(
+    members: &[AssignorMember<'_>],
+    partitions: &BTreeMap<Uuid, i32>,
+) -> HashMap<String, Assignment> {
     let mut out: HashMap<String, Assignment> = members
         .iter()
         .map(|m| (m.member_id.to_string(), Assignment::new()))
@@ -82,7 +85,11 @@ fn uniform(
         .flat_map(|(t, &n)| (0..n.max(0)).map(move |p| (*t, p)))
         .filter(|(t, _)| sorted.iter().any(|m| m.topics.contains(t)))
         .collect();
-    let active = sorted.iter().filter(|m| !m.topics.is_empty()).count().max(1);
+    let active = sorted
+        .iter()
+        .filter(|m| !m.topics.is_empty())
+        .count()
+        .max(1);
     let min_quota = all.len() / active;
     let mut extra = all.len() % active;
     let mut load: HashMap<&str, usize> = sorted.iter().map(|m| (m.member_id, 0)).collect();
@@ -116,7 +123,11 @@ fn uniform(
     }
     // Remaining partitions, those with the fewest eligible members first, go to the least
     // loaded eligible member (ties: smallest member id).
-    let mut rest: Vec<(Uuid, i32)> = all.iter().filter(|tp| !owner.contains_key(*tp)).copied().collect();
+    let mut rest: Vec<(Uuid, i32)> = all
+        .iter()
+        .filter(|tp| !owner.contains_key(*tp))
+        .copied()
+        .collect();
     let eligible = |t: &Uuid| sorted.iter().filter(|m| m.topics.contains(t)).count();
     rest.sort_by_key(|(t, p)| (eligible(t), *t, *p));
     for tp in rest {
@@ -196,7 +207,10 @@ mod tests {
             let after = &second[id];
             for (topic, ps) in after {
                 for p in ps {
-                    assert!(before.get(topic).is_some_and(|b| b.contains(p)), "{id} got a new partition");
+                    assert!(
+                        before.get(topic).is_some_and(|b| b.contains(p)),
+                        "{id} got a new partition"
+                    );
                 }
             }
         }
@@ -206,8 +220,14 @@ mod tests {
     fn uniform_respects_subscriptions() {
         let parts = BTreeMap::from([(t(1), 4), (t(2), 4)]);
         let ms = vec![
-            AssignorMember { member_id: "a", topics: [t(1)].into() },
-            AssignorMember { member_id: "b", topics: [t(1), t(2)].into() },
+            AssignorMember {
+                member_id: "a",
+                topics: [t(1)].into(),
+            },
+            AssignorMember {
+                member_id: "b",
+                topics: [t(1), t(2)].into(),
+            },
         ];
         let out = assign(UNIFORM, &ms, &parts, &HashMap::new());
         check_exact_cover(&out, &parts);

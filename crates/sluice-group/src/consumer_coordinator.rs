@@ -109,12 +109,15 @@ fn metadata_hash(cg: &ConsumerGroup, topics: &TopicsImage) -> i64 {
 
 /// Kafka's `Uuid.randomUuid().toString()`: 16 random bytes in URL-safe base64, unpadded.
 fn new_member_id() -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = Uuid::new_v4().into_bytes();
     let mut out = String::with_capacity(22);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -189,14 +192,23 @@ impl GroupCoordinator {
                     "RebalanceTimeoutMs must be provided in first request.",
                 );
             }
-            if p.owned_topic_partitions.as_ref().is_none_or(|o| !o.is_empty()) {
+            if p.owned_topic_partitions
+                .as_ref()
+                .is_none_or(|o| !o.is_empty())
+            {
                 return fail(
                     codes::INVALID_REQUEST,
                     "TopicPartitions must be empty when (re-)joining.",
                 );
             }
-            let names = p.subscribed_topic_names.as_ref().is_some_and(|n| !n.is_empty());
-            let regex = p.subscribed_topic_regex.as_ref().is_some_and(|r| !r.is_empty());
+            let names = p
+                .subscribed_topic_names
+                .as_ref()
+                .is_some_and(|n| !n.is_empty());
+            let regex = p
+                .subscribed_topic_regex
+                .as_ref()
+                .is_some_and(|r| !r.is_empty());
             if !names && !regex {
                 return fail(
                     codes::INVALID_REQUEST,
@@ -221,7 +233,11 @@ impl GroupCoordinator {
                 );
             }
         }
-        if let Some(re) = p.subscribed_topic_regex.as_deref().filter(|r| !r.is_empty()) {
+        if let Some(re) = p
+            .subscribed_topic_regex
+            .as_deref()
+            .filter(|r| !r.is_empty())
+        {
             if compile_regex(re).is_none() {
                 return fail(
                     codes::INVALID_REGULAR_EXPRESSION,
@@ -243,9 +259,7 @@ impl GroupCoordinator {
         let mut st = inner.lock();
         let partition = inner.partition_of(&p.group_id);
         let ctx = st.ctx(inner, partition).map_err(|c| (c, None))?;
-        let groups = st
-            .groups(partition)
-            .ok_or((codes::NOT_COORDINATOR, None))?;
+        let groups = st.groups(partition).ok_or((codes::NOT_COORDINATOR, None))?;
         let mut records = Vec::new();
         let mut created = false;
         match groups.get_mut(&p.group_id) {
@@ -256,10 +270,15 @@ impl GroupCoordinator {
                         format!("Consumer group {} not found.", p.group_id),
                     );
                 }
-                groups.insert(p.group_id.clone(), Group::new_consumer(&p.group_id, now_ms()));
+                groups.insert(
+                    p.group_id.clone(),
+                    Group::new_consumer(&p.group_id, now_ms()),
+                );
                 created = true;
             }
-            Some(g) if g.is(GroupState::Dead) => return Err((codes::COORDINATOR_NOT_AVAILABLE, None)),
+            Some(g) if g.is(GroupState::Dead) => {
+                return Err((codes::COORDINATOR_NOT_AVAILABLE, None))
+            }
             Some(g) if g.consumer.is_none() => {
                 if p.member_epoch != 0 || !g.has_no_members() {
                     return fail(
@@ -309,7 +328,10 @@ impl GroupCoordinator {
     }
 
     /// ConsumerGroupDescribe: GROUP_ID_NOT_FOUND for unknown groups and classic groups.
-    pub async fn consumer_group_describe(&self, group_ids: &[String]) -> Vec<ConsumerGroupDescription> {
+    pub async fn consumer_group_describe(
+        &self,
+        group_ids: &[String],
+    ) -> Vec<ConsumerGroupDescription> {
         let topics = self.topics();
         let mut st = self.inner.lock();
         let default_assignor = self.default_assignor();
@@ -332,7 +354,10 @@ impl GroupCoordinator {
                 }
                 let group = st.groups(partition).and_then(|m| m.get(gid));
                 let Some(g) = group.filter(|g| !g.is(GroupState::Dead)) else {
-                    return error(codes::GROUP_ID_NOT_FOUND, Some(format!("Group {gid} not found.")));
+                    return error(
+                        codes::GROUP_ID_NOT_FOUND,
+                        Some(format!("Group {gid} not found.")),
+                    );
                 };
                 let Some(cg) = g.consumer.as_deref() else {
                     return error(
@@ -409,7 +434,9 @@ fn heartbeat_in_group(
         .owned_topic_partitions
         .as_ref()
         .map(|o| from_topic_partitions(o));
-    if p.member_epoch == LEAVE_GROUP_MEMBER_EPOCH || p.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH {
+    if p.member_epoch == LEAVE_GROUP_MEMBER_EPOCH
+        || p.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH
+    {
         return leave(ctx, &group_id, cg, p, topics, records);
     }
     let member_id = if p.member_id.is_empty() {
@@ -420,7 +447,10 @@ fn heartbeat_in_group(
     if !cg.members.contains_key(&member_id) && cg.members.len() >= config.consumer_max_size {
         return fail(
             codes::GROUP_MAX_SIZE_REACHED,
-            format!("The consumer group has reached its maximum capacity of {} members.", config.consumer_max_size),
+            format!(
+                "The consumer group has reached its maximum capacity of {} members.",
+                config.consumer_max_size
+            ),
         );
     }
     // Get or create the member.
@@ -453,11 +483,13 @@ fn heartbeat_in_group(
                         .map(GroupRecord::Consumer),
                 );
                 if let Some(t) = target {
-                    records.push(GroupRecord::Consumer(ConsumerRecord::TargetAssignmentMember {
-                        group: group_id.clone(),
-                        member: member_id.clone(),
-                        value: Some(to_topic_partitions(&t)),
-                    }));
+                    records.push(GroupRecord::Consumer(
+                        ConsumerRecord::TargetAssignmentMember {
+                            group: group_id.clone(),
+                            member: member_id.clone(),
+                            value: Some(to_topic_partitions(&t)),
+                        },
+                    ));
                     cg.target.insert(member_id.clone(), t);
                 }
                 is_new = true;
@@ -466,7 +498,10 @@ fn heartbeat_in_group(
         },
         (Some(instance), epoch) => {
             let Some(current) = cg.static_members.get(instance) else {
-                return fail(codes::UNKNOWN_MEMBER_ID, format!("Instance id {instance} is unknown."));
+                return fail(
+                    codes::UNKNOWN_MEMBER_ID,
+                    format!("Instance id {instance} is unknown."),
+                );
             };
             if *current != member_id {
                 return fail(
@@ -533,7 +568,11 @@ fn heartbeat_in_group(
         compute_target_assignment(ctx, &group_id, cg, topics, records);
     }
     // Reconcile the member towards its target.
-    let current = cg.members.get(&member_id).cloned().unwrap_or_else(|| old.clone());
+    let current = cg
+        .members
+        .get(&member_id)
+        .cloned()
+        .unwrap_or_else(|| old.clone());
     let mut next = cg.reconcile(&current, owned.as_ref());
     if next.state == MemberState::UnrevokedPartitions {
         if current.state != MemberState::UnrevokedPartitions || next.revocation_deadline.is_none() {
@@ -541,17 +580,25 @@ fn heartbeat_in_group(
             let deadline = Instant::now() + timeout;
             next.revocation_deadline = Some(deadline);
             let incarnation = ctx.inner.next_timer();
-            spawn_timer(ctx, &group_id, TimerKind::ConsumerRevocation(member_id.clone(), next.member_epoch), incarnation, deadline);
+            spawn_timer(
+                ctx,
+                &group_id,
+                TimerKind::ConsumerRevocation(member_id.clone(), next.member_epoch),
+                incarnation,
+                deadline,
+            );
         }
     } else {
         next.revocation_deadline = None;
     }
     if next.assignment_value() != current.assignment_value() || is_new {
-        records.push(GroupRecord::Consumer(ConsumerRecord::CurrentMemberAssignment {
-            group: group_id.clone(),
-            member: member_id.clone(),
-            value: Some(next.assignment_value()),
-        }));
+        records.push(GroupRecord::Consumer(
+            ConsumerRecord::CurrentMemberAssignment {
+                group: group_id.clone(),
+                member: member_id.clone(),
+                value: Some(next.assignment_value()),
+            },
+        ));
     }
     next.track_assignment_epochs(&current);
     let assigned_changed = next.assigned != old.assigned;
@@ -575,7 +622,12 @@ fn heartbeat_in_group(
 
 fn known_member<'a>(cg: &'a ConsumerGroup, member_id: &str) -> Result<&'a ConsumerMember, Failure> {
     cg.members.get(member_id).map_or_else(
-        || fail(codes::UNKNOWN_MEMBER_ID, format!("Member {member_id} is not a member of the group.")),
+        || {
+            fail(
+                codes::UNKNOWN_MEMBER_ID,
+                format!("Member {member_id} is not a member of the group."),
+            )
+        },
         Ok,
     )
 }
@@ -583,7 +635,11 @@ fn known_member<'a>(cg: &'a ConsumerGroup, member_id: &str) -> Result<&'a Consum
 /// Kafka's `throwIfMemberEpochIsInvalid`: a newer epoch than the member's is fenced; an
 /// older one only passes when it is the previous epoch and the member owns no more than its
 /// current assignment (the response carrying the bump was lost).
-fn check_epoch(m: &ConsumerMember, received: i32, owned: Option<&Assignment>) -> Result<(), Failure> {
+fn check_epoch(
+    m: &ConsumerMember,
+    received: i32,
+    owned: Option<&Assignment>,
+) -> Result<(), Failure> {
     let fenced = || {
         fail(
             codes::FENCED_MEMBER_EPOCH,
@@ -594,14 +650,20 @@ fn check_epoch(m: &ConsumerMember, received: i32, owned: Option<&Assignment>) ->
         return fenced();
     }
     if received < m.member_epoch
-        && (received != m.previous_member_epoch || !owned.is_some_and(|o| is_subset(o, &m.assigned)))
+        && (received != m.previous_member_epoch
+            || !owned.is_some_and(|o| is_subset(o, &m.assigned)))
     {
         return fenced();
     }
     Ok(())
 }
 
-fn bump_group_epoch(group_id: &str, cg: &mut ConsumerGroup, hash: i64, records: &mut Vec<GroupRecord>) {
+fn bump_group_epoch(
+    group_id: &str,
+    cg: &mut ConsumerGroup,
+    hash: i64,
+    records: &mut Vec<GroupRecord>,
+) {
     cg.group_epoch = cg.group_epoch.saturating_add(1);
     cg.metadata_hash = hash;
     records.push(GroupRecord::Consumer(ConsumerRecord::GroupMetadata {
@@ -650,20 +712,24 @@ fn compute_target_assignment(
     drop(members);
     for (member, a) in &target {
         if cg.target.get(member) != Some(a) {
-            records.push(GroupRecord::Consumer(ConsumerRecord::TargetAssignmentMember {
-                group: group_id.to_string(),
-                member: member.clone(),
-                value: Some(to_topic_partitions(a)),
-            }));
+            records.push(GroupRecord::Consumer(
+                ConsumerRecord::TargetAssignmentMember {
+                    group: group_id.to_string(),
+                    member: member.clone(),
+                    value: Some(to_topic_partitions(a)),
+                },
+            ));
         }
     }
     tracing::debug!(group = %group_id, epoch = cg.group_epoch, assignor = %name, "computed target assignment");
     cg.target = target;
     cg.assignment_epoch = cg.group_epoch;
-    records.push(GroupRecord::Consumer(ConsumerRecord::TargetAssignmentMetadata {
-        group: group_id.to_string(),
-        value: Some(cg.assignment_epoch),
-    }));
+    records.push(GroupRecord::Consumer(
+        ConsumerRecord::TargetAssignmentMetadata {
+            group: group_id.to_string(),
+            value: Some(cg.assignment_epoch),
+        },
+    ));
 }
 
 fn leave(
@@ -677,7 +743,10 @@ fn leave(
     let member_id = match &p.instance_id {
         Some(instance) => {
             let Some(current) = cg.static_members.get(instance) else {
-                return fail(codes::UNKNOWN_MEMBER_ID, format!("Instance id {instance} is unknown."));
+                return fail(
+                    codes::UNKNOWN_MEMBER_ID,
+                    format!("Instance id {instance} is unknown."),
+                );
             };
             if *current != p.member_id {
                 return fail(
@@ -696,11 +765,13 @@ fn leave(
             let mut m = m;
             m.member_epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH;
             m.revocation_deadline = None;
-            records.push(GroupRecord::Consumer(ConsumerRecord::CurrentMemberAssignment {
-                group: group_id.to_string(),
-                member: member_id.clone(),
-                value: Some(m.assignment_value()),
-            }));
+            records.push(GroupRecord::Consumer(
+                ConsumerRecord::CurrentMemberAssignment {
+                    group: group_id.to_string(),
+                    member: member_id.clone(),
+                    value: Some(m.assignment_value()),
+                },
+            ));
             cg.put_member(&member_id, Some(m));
             schedule_session(ctx, group_id, cg, &member_id);
         }
@@ -760,7 +831,13 @@ pub(crate) fn schedule_session(ctx: &Ctx, group_id: &str, cg: &mut ConsumerGroup
 }
 
 /// A consumer member timer fired: returns a later deadline to sleep until, or `None`.
-pub(crate) fn on_consumer_timer(ctx: &Ctx, g: &mut Group, kind: &TimerKind, incarnation: u64, topics: &TopicsImage) -> Option<Instant> {
+pub(crate) fn on_consumer_timer(
+    ctx: &Ctx,
+    g: &mut Group,
+    kind: &TimerKind,
+    incarnation: u64,
+    topics: &TopicsImage,
+) -> Option<Instant> {
     let group_id = g.group_id.clone();
     let cg = g.consumer.as_deref_mut()?;
     let now = Instant::now();

@@ -143,8 +143,13 @@ impl ConsumerMember {
             && epoch < self.member_epoch
             && !partitions.is_empty()
             && partitions.iter().all(|(t, p)| {
-                let owned = contains(&self.assigned, t, *p) || contains(&self.pending_revocation, t, *p);
-                owned && self.assigned_at.get(&(*t, *p)).is_some_and(|at| *at <= epoch)
+                let owned =
+                    contains(&self.assigned, t, *p) || contains(&self.pending_revocation, t, *p);
+                owned
+                    && self
+                        .assigned_at
+                        .get(&(*t, *p))
+                        .is_some_and(|at| *at <= epoch)
             })
     }
 
@@ -155,8 +160,16 @@ impl ConsumerMember {
         for (t, ps) in self.assigned.iter().chain(self.pending_revocation.iter()) {
             for p in ps {
                 let since = before.assigned_at.get(&(*t, *p)).copied();
-                let was_owned = contains(&before.assigned, t, *p) || contains(&before.pending_revocation, t, *p);
-                at.insert((*t, *p), if was_owned { since.unwrap_or(epoch) } else { epoch });
+                let was_owned = contains(&before.assigned, t, *p)
+                    || contains(&before.pending_revocation, t, *p);
+                at.insert(
+                    (*t, *p),
+                    if was_owned {
+                        since.unwrap_or(epoch)
+                    } else {
+                        epoch
+                    },
+                );
             }
         }
         self.assigned_at = at;
@@ -246,7 +259,8 @@ pub(crate) fn is_subset(owned: &Assignment, of: &Assignment) -> bool {
 }
 
 fn intersects(a: &Assignment, b: &Assignment) -> bool {
-    a.iter().any(|(t, ps)| ps.iter().any(|p| contains(b, t, *p)))
+    a.iter()
+        .any(|(t, ps)| ps.iter().any(|p| contains(b, t, *p)))
 }
 
 pub(crate) struct ConsumerGroup {
@@ -281,9 +295,11 @@ impl ConsumerGroup {
             ConsumerGroupState::Empty
         } else if self.group_epoch != self.assignment_epoch {
             ConsumerGroupState::Assigning
-        } else if self.members.values().any(|m| {
-            m.state != MemberState::Stable || m.member_epoch != self.assignment_epoch
-        }) {
+        } else if self
+            .members
+            .values()
+            .any(|m| m.state != MemberState::Stable || m.member_epoch != self.assignment_epoch)
+        {
             ConsumerGroupState::Reconciling
         } else {
             ConsumerGroupState::Stable
@@ -296,7 +312,11 @@ impl ConsumerGroup {
         if let Some(old) = self.members.remove(member_id) {
             for (t, ps) in old.assigned.iter().chain(old.pending_revocation.iter()) {
                 for p in ps {
-                    if self.owners.get(&(*t, *p)).is_some_and(|(m, _)| m == member_id) {
+                    if self
+                        .owners
+                        .get(&(*t, *p))
+                        .is_some_and(|(m, _)| m == member_id)
+                    {
                         self.owners.remove(&(*t, *p));
                     }
                 }
@@ -346,7 +366,11 @@ impl ConsumerGroup {
 
     /// Kafka's CurrentAssignmentBuilder: the member's next state given the target assignment
     /// and what the client reports owning (`None`: not reported in this request).
-    pub(crate) fn reconcile(&self, m: &ConsumerMember, owned: Option<&Assignment>) -> ConsumerMember {
+    pub(crate) fn reconcile(
+        &self,
+        m: &ConsumerMember,
+        owned: Option<&Assignment>,
+    ) -> ConsumerMember {
         let target_epoch = self.assignment_epoch;
         let empty = Assignment::new();
         let target = self.target.get(&m.member_id).unwrap_or(&empty);
@@ -357,7 +381,13 @@ impl ConsumerGroup {
                 if still_owns {
                     m.clone()
                 } else {
-                    self.next_assignment(m, m.member_epoch.saturating_add(1).min(target_epoch), &m.assigned, target, owned)
+                    self.next_assignment(
+                        m,
+                        m.member_epoch.saturating_add(1).min(target_epoch),
+                        &m.assigned,
+                        target,
+                        owned,
+                    )
                 }
             }
             _ => self.next_assignment(m, m.member_epoch, &m.assigned, target, owned),

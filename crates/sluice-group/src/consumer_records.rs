@@ -117,9 +117,11 @@ impl ConsumerRecord {
             ConsumerRecord::TargetAssignmentMember { group, member, .. } => {
                 (CONSUMER_GROUP_TARGET_ASSIGNMENT_MEMBER, group, Some(member))
             }
-            ConsumerRecord::CurrentMemberAssignment { group, member, .. } => {
-                (CONSUMER_GROUP_CURRENT_MEMBER_ASSIGNMENT, group, Some(member))
-            }
+            ConsumerRecord::CurrentMemberAssignment { group, member, .. } => (
+                CONSUMER_GROUP_CURRENT_MEMBER_ASSIGNMENT,
+                group,
+                Some(member),
+            ),
         };
         buf.put_i16(kind);
         put_string(&mut buf, group);
@@ -255,7 +257,9 @@ fn value_reader(bytes: &[u8]) -> Result<Reader<'_>, DecodeError> {
 }
 
 fn read_topic_partitions(r: &mut Reader<'_>) -> Result<Vec<TopicPartitions>, DecodeError> {
-    let n = r.compact_array_len(18)?.ok_or(DecodeError::UnexpectedNull)?;
+    let n = r
+        .compact_array_len(18)?
+        .ok_or(DecodeError::UnexpectedNull)?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let topic_id = r.uuid()?;

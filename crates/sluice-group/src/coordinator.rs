@@ -17,10 +17,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::codes;
 use crate::config::GroupConfig;
 use crate::consumer_group::ConsumerGroup;
-use crate::subscription::CONSUMER_PROTOCOL_TYPE;
 use crate::group::{Group, GroupState};
 use crate::log::{Completion, GroupLog, GroupLogError, WriteOp};
 use crate::records::{partition_for, GroupRecord, OffsetCommitKey};
+use crate::subscription::CONSUMER_PROTOCOL_TYPE;
 use crate::types::{
     DescribedGroup, DescribedMember, JoinGroupResult, ListGroupsResult, ListedGroup,
     SyncGroupResult,
@@ -317,9 +317,11 @@ impl GroupCoordinator {
             }
             for g in p.groups.values() {
                 let (state, protocol_type, group_type) = match &g.consumer {
-                    Some(cg) if !g.is(GroupState::Dead) => {
-                        (cg.state().as_str(), CONSUMER_PROTOCOL_TYPE.to_string(), "consumer")
-                    }
+                    Some(cg) if !g.is(GroupState::Dead) => (
+                        cg.state().as_str(),
+                        CONSUMER_PROTOCOL_TYPE.to_string(),
+                        "consumer",
+                    ),
                     _ => (
                         g.state.as_str(),
                         g.protocol_type.clone().unwrap_or_default(),

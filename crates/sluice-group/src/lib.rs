@@ -30,9 +30,9 @@ mod types;
 mod wire;
 
 pub use config::{GroupConfig, NEW_MEMBER_JOIN_TIMEOUT};
-pub use coordinator::GroupCoordinator;
 pub use consumer_group::ConsumerGroupState;
 pub use consumer_records::TopicPartitions;
+pub use coordinator::GroupCoordinator;
 pub use group::GroupState;
 pub use log::{BoxFuture, GroupLog, GroupLogError};
 pub use records::{

@@ -8,18 +8,18 @@ use std::collections::{BTreeMap, HashMap};
 
 use tokio::time::Instant;
 
-use crate::coordinator::{fail_waiters, now_ms, GroupCoordinator};
-use crate::group::{CommittedOffset, Group, GroupState, Member};
-use crate::log::spawn_writer;
-use crate::membership::maybe_prepare_rebalance;
-use crate::records::{GroupMetadataValue, GroupRecord, OffsetCommitValue};
-use crate::timers::schedule_heartbeat;
 use crate::consumer_coordinator::schedule_session;
 use crate::consumer_group::{from_topic_partitions, ConsumerGroup, ConsumerMember};
 use crate::consumer_records::{
     ConsumerGroupMetadataValue, ConsumerMemberMetadataValue, ConsumerRecord,
     CurrentMemberAssignmentValue, TopicPartitions,
 };
+use crate::coordinator::{fail_waiters, now_ms, GroupCoordinator};
+use crate::group::{CommittedOffset, Group, GroupState, Member};
+use crate::log::spawn_writer;
+use crate::membership::maybe_prepare_rebalance;
+use crate::records::{GroupMetadataValue, GroupRecord, OffsetCommitValue};
+use crate::timers::schedule_heartbeat;
 
 impl GroupCoordinator {
     /// Takes ownership of `partition` with the groups its records describe (records in log
@@ -40,7 +40,9 @@ impl GroupCoordinator {
                 GroupRecord::GroupMetadata { group, value } => {
                     metadata.insert(group, value);
                 }
-                GroupRecord::Consumer(c) => consumer.entry(c.group().to_string()).or_default().apply(c),
+                GroupRecord::Consumer(c) => {
+                    consumer.entry(c.group().to_string()).or_default().apply(c)
+                }
             }
         }
         let now = now_ms();

@@ -224,7 +224,12 @@ impl GroupCoordinator {
     /// OffsetFetch v9+ of a member of a KIP-848 consumer group: the member must exist
     /// (UNKNOWN_MEMBER_ID) at the given epoch (STALE_MEMBER_EPOCH). Requests without a member
     /// (admin clients: no member id, epoch -1) and classic groups are not checked.
-    pub fn validate_offset_fetch(&self, group_id: &str, member_id: Option<&str>, member_epoch: i32) -> i16 {
+    pub fn validate_offset_fetch(
+        &self,
+        group_id: &str,
+        member_id: Option<&str>,
+        member_epoch: i32,
+    ) -> i16 {
         let inner = &self.inner;
         let mut st = inner.lock();
         let partition = inner.partition_of(group_id);
@@ -240,8 +245,14 @@ impl GroupCoordinator {
         };
         match member_id {
             None if member_epoch < 0 => codes::NONE,
-            _ => validate_consumer_member(cg, member_id.unwrap_or_default(), member_epoch, false, &[])
-                .unwrap_or(codes::NONE),
+            _ => validate_consumer_member(
+                cg,
+                member_id.unwrap_or_default(),
+                member_epoch,
+                false,
+                &[],
+            )
+            .unwrap_or(codes::NONE),
         }
     }
 
@@ -329,10 +340,14 @@ impl GroupCoordinator {
                 return top(codes::GROUP_ID_NOT_FOUND);
             };
             let mut results = Vec::new();
-            let consumer_subscribed = g.consumer.as_deref().filter(|cg| !cg.members.is_empty()).map(|cg| {
-                let topics = self.topics();
-                consumer_subscribed_topics(cg, &topics)
-            });
+            let consumer_subscribed = g
+                .consumer
+                .as_deref()
+                .filter(|cg| !cg.members.is_empty())
+                .map(|cg| {
+                    let topics = self.topics();
+                    consumer_subscribed_topics(cg, &topics)
+                });
             let eligible: Vec<(String, i32)> = match g.state {
                 GroupState::Dead => return top(codes::GROUP_ID_NOT_FOUND),
                 _ if consumer_subscribed.is_some() => {
@@ -547,7 +562,10 @@ fn expired_offsets(g: &Group, now_ms: i64, retention_ms: i64) -> Vec<(String, i3
             .values()
             .flat_map(|m| m.subscribed_topic_names.iter().map(String::as_str))
             .collect();
-        let has_regex = cg.members.values().any(|m| m.subscribed_topic_regex.is_some());
+        let has_regex = cg
+            .members
+            .values()
+            .any(|m| m.subscribed_topic_regex.is_some());
         return g
             .offsets
             .iter()

@@ -115,7 +115,10 @@ async fn settle(c: &GroupCoordinator, clients: &mut [&mut Client]) {
             return;
         }
     }
-    panic!("group did not stabilise: {:?}", c.consumer_group_describe(&["g".into()]).await);
+    panic!(
+        "group did not stabilise: {:?}",
+        c.consumer_group_describe(&["g".into()]).await
+    );
 }
 
 fn assert_exact_cover(clients: &[&Client], expected: usize) {
@@ -135,7 +138,11 @@ async fn join_assign_and_reconcile_with_revocation_first() {
     let r = a.beat(&c).await;
     assert_eq!((r.error, r.member_epoch), (codes::NONE, 1));
     assert_eq!(r.heartbeat_interval_ms, 5000);
-    assert_eq!(a.partitions().len(), 6, "a lone member gets every partition");
+    assert_eq!(
+        a.partitions().len(),
+        6,
+        "a lone member gets every partition"
+    );
 
     let mut b = Client::new("b", &["orders"]);
     let r = b.beat(&c).await;
@@ -143,7 +150,10 @@ async fn join_assign_and_reconcile_with_revocation_first() {
     assert_eq!(r.member_epoch, 2);
     assert!(b.partitions().is_empty());
     let d = &c.consumer_group_describe(&["g".into()]).await[0];
-    assert_eq!((d.state.as_str(), d.group_epoch, d.assignment_epoch), ("Reconciling", 2, 2));
+    assert_eq!(
+        (d.state.as_str(), d.group_epoch, d.assignment_epoch),
+        ("Reconciling", 2, 2)
+    );
 
     // A must revoke first: it keeps epoch 1 and is told to keep 3.
     let r = a.beat(&c).await;
@@ -162,7 +172,10 @@ async fn join_assign_and_reconcile_with_revocation_first() {
     assert_eq!(d.state, "Stable");
     assert_eq!(d.assignor_name, "uniform");
     assert_eq!(d.members.len(), 2);
-    assert!(d.members.iter().all(|m| m.assignment == m.target_assignment));
+    assert!(d
+        .members
+        .iter()
+        .all(|m| m.assignment == m.target_assignment));
 }
 
 #[tokio::test(start_paused = true)]
@@ -173,7 +186,10 @@ async fn leave_frees_partitions_for_the_others() {
     assert_exact_cover(&[&a, &b], 6);
     a.epoch = -1;
     let r = a.beat(&c).await;
-    assert_eq!((r.error, r.member_epoch, r.member_id.as_deref()), (codes::NONE, -1, Some("a")));
+    assert_eq!(
+        (r.error, r.member_epoch, r.member_id.as_deref()),
+        (codes::NONE, -1, Some("a"))
+    );
     settle(&c, &mut [&mut b]).await;
     assert_eq!(b.partitions().len(), 6);
     assert_eq!(b.epoch, 3, "join a, join b, leave a");
@@ -197,7 +213,13 @@ async fn session_expiry_fences_a_silent_member() {
         assert_eq!(b.beat(&c).await.error, codes::NONE);
     }
     let d = &c.consumer_group_describe(&["g".into()]).await[0];
-    assert_eq!(d.members.iter().map(|m| m.member_id.as_str()).collect::<Vec<_>>(), vec!["b"]);
+    assert_eq!(
+        d.members
+            .iter()
+            .map(|m| m.member_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["b"]
+    );
     settle(&c, &mut [&mut b]).await;
     assert_eq!(b.partitions().len(), 6);
     assert_eq!(a.beat(&c).await.error, codes::UNKNOWN_MEMBER_ID);
@@ -207,7 +229,10 @@ async fn session_expiry_fences_a_silent_member() {
             sluice_group::consumer_records::ConsumerRecord::MemberMetadata { member, value: None, .. }
         ) if member == "a")
     });
-    assert!(tombstoned, "session expiry must tombstone the member's metadata");
+    assert!(
+        tombstoned,
+        "session expiry must tombstone the member's metadata"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -236,7 +261,11 @@ async fn static_member_leaves_temporarily_and_rejoins_with_its_partitions() {
     back.instance = Some("instance-1".into());
     let r = back.beat(&c).await;
     assert_eq!(r.error, codes::NONE);
-    assert_eq!(back.partitions(), before, "the static member gets its partitions back");
+    assert_eq!(
+        back.partitions(),
+        before,
+        "the static member gets its partitions back"
+    );
     let d = &c.consumer_group_describe(&["g".into()]).await[0];
     let ids: BTreeSet<&str> = d.members.iter().map(|m| m.member_id.as_str()).collect();
     assert_eq!(ids, BTreeSet::from(["b", "s2"]));
@@ -254,10 +283,18 @@ async fn range_assignor_on_request_uniform_by_default() {
     a.assignor = Some("range".into());
     b.assignor = Some("range".into());
     settle(&c, &mut [&mut a, &mut b]).await;
-    let parts = |cl: &Client| cl.partitions().into_iter().map(|(_, p)| p).collect::<Vec<_>>();
+    let parts = |cl: &Client| {
+        cl.partitions()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(parts(&a), vec![0, 1, 2]);
     assert_eq!(parts(&b), vec![3, 4]);
-    assert_eq!(c.consumer_group_describe(&["g".into()]).await[0].assignor_name, "range");
+    assert_eq!(
+        c.consumer_group_describe(&["g".into()]).await[0].assignor_name,
+        "range"
+    );
 
     let mut x = Client::new("x", &["orders"]);
     x.assignor = Some("sticky".into());
@@ -276,27 +313,51 @@ async fn invalid_requests_and_fencing_errors() {
 
     let mut p = Client::new("n", &["orders"]).params();
     p.rebalance_timeout_ms = -1;
-    assert_eq!(c.consumer_group_heartbeat(p).await.error, codes::INVALID_REQUEST);
+    assert_eq!(
+        c.consumer_group_heartbeat(p).await.error,
+        codes::INVALID_REQUEST
+    );
     let mut p = Client::new("n", &["orders"]).params();
     p.owned_topic_partitions = None;
-    assert_eq!(c.consumer_group_heartbeat(p).await.error, codes::INVALID_REQUEST);
+    assert_eq!(
+        c.consumer_group_heartbeat(p).await.error,
+        codes::INVALID_REQUEST
+    );
     let mut p = Client::new("", &["orders"]).params();
     p.api_version = 1;
-    assert_eq!(c.consumer_group_heartbeat(p).await.error, codes::INVALID_REQUEST);
+    assert_eq!(
+        c.consumer_group_heartbeat(p).await.error,
+        codes::INVALID_REQUEST
+    );
     let mut p = Client::new("n", &[]).params();
     p.subscribed_topic_regex = Some("orders(".into());
-    assert_eq!(c.consumer_group_heartbeat(p).await.error, codes::INVALID_REGULAR_EXPRESSION);
+    assert_eq!(
+        c.consumer_group_heartbeat(p).await.error,
+        codes::INVALID_REGULAR_EXPRESSION
+    );
     let mut p = a.params();
     p.member_epoch = -3;
-    assert_eq!(c.consumer_group_heartbeat(p).await.error, codes::INVALID_REQUEST);
+    assert_eq!(
+        c.consumer_group_heartbeat(p).await.error,
+        codes::INVALID_REQUEST
+    );
 
-    assert_eq!(Client::new("b", &["orders"]).beat(&c).await.error, codes::GROUP_MAX_SIZE_REACHED);
+    assert_eq!(
+        Client::new("b", &["orders"]).beat(&c).await.error,
+        codes::GROUP_MAX_SIZE_REACHED
+    );
     let mut p = a.params();
     p.member_epoch = a.epoch + 5;
-    assert_eq!(c.consumer_group_heartbeat(p).await.error, codes::FENCED_MEMBER_EPOCH);
+    assert_eq!(
+        c.consumer_group_heartbeat(p).await.error,
+        codes::FENCED_MEMBER_EPOCH
+    );
     let mut p = a.params();
     p.group_id = "other".into();
-    assert_eq!(c.consumer_group_heartbeat(p).await.error, codes::GROUP_ID_NOT_FOUND);
+    assert_eq!(
+        c.consumer_group_heartbeat(p).await.error,
+        codes::GROUP_ID_NOT_FOUND
+    );
     assert_eq!(
         c.consumer_group_describe(&["other".into()]).await[0].error,
         codes::GROUP_ID_NOT_FOUND
@@ -310,7 +371,10 @@ async fn invalid_requests_and_fencing_errors() {
     assert_eq!(r.member_id.map(|m| m.len()), Some(22));
     let mut p = Client::new("nobody", &["orders"]).params();
     p.member_epoch = 3;
-    assert_eq!(c0.consumer_group_heartbeat(p).await.error, codes::UNKNOWN_MEMBER_ID);
+    assert_eq!(
+        c0.consumer_group_heartbeat(p).await.error,
+        codes::UNKNOWN_MEMBER_ID
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -330,12 +394,19 @@ async fn regex_subscription_and_metadata_changes_reassign() {
     let mut b = Client::new("b", &["orders"]);
     settle(&c, &mut [&mut a, &mut b]).await;
     assert_eq!(b.partitions().len(), 6);
-    assert_eq!(a.partitions().len(), 3, "the regex member keeps only what it subscribes to");
+    assert_eq!(
+        a.partitions().len(),
+        3,
+        "the regex member keeps only what it subscribes to"
+    );
     let epoch = c.consumer_group_describe(&["g".into()]).await[0].group_epoch;
     c.update_topics(topics(8));
     settle(&c, &mut [&mut a, &mut b]).await;
     assert_eq!(b.partitions().len(), 8);
-    assert_eq!(c.consumer_group_describe(&["g".into()]).await[0].group_epoch, epoch + 1);
+    assert_eq!(
+        c.consumer_group_describe(&["g".into()]).await[0].group_epoch,
+        epoch + 1
+    );
 }
 
 fn entry(topic: &str, partition: i32, offset: i64) -> OffsetCommitEntry {
@@ -354,25 +425,50 @@ async fn commits_check_member_epochs_and_survive_reload() {
     let (mut a, mut b) = (Client::new("a", &["orders"]), Client::new("b", &["orders"]));
     settle(&c, &mut [&mut a, &mut b]).await;
     let mine = a.partitions().into_iter().next().unwrap().1;
-    let errs = |r: Vec<sluice_group::PartitionError>| r.into_iter().map(|e| e.error).collect::<Vec<_>>();
-    assert_eq!(errs(c.commit_offsets("g", a.epoch, "a", None, vec![entry("orders", mine, 42)]).await), vec![codes::NONE]);
+    let errs =
+        |r: Vec<sluice_group::PartitionError>| r.into_iter().map(|e| e.error).collect::<Vec<_>>();
     assert_eq!(
-        errs(c.commit_offsets("g", a.epoch + 1, "a", None, vec![entry("orders", mine, 43)]).await),
+        errs(
+            c.commit_offsets("g", a.epoch, "a", None, vec![entry("orders", mine, 42)])
+                .await
+        ),
+        vec![codes::NONE]
+    );
+    assert_eq!(
+        errs(
+            c.commit_offsets("g", a.epoch + 1, "a", None, vec![entry("orders", mine, 43)])
+                .await
+        ),
         vec![codes::STALE_MEMBER_EPOCH]
     );
     assert_eq!(
-        errs(c.commit_offsets("g", a.epoch, "zz", None, vec![entry("orders", mine, 43)]).await),
+        errs(
+            c.commit_offsets("g", a.epoch, "zz", None, vec![entry("orders", mine, 43)])
+                .await
+        ),
         vec![codes::UNKNOWN_MEMBER_ID]
     );
     // Admin commits (epoch -1) need an empty group.
     assert_eq!(
-        errs(c.commit_offsets("g", -1, "", None, vec![entry("orders", mine, 43)]).await),
+        errs(
+            c.commit_offsets("g", -1, "", None, vec![entry("orders", mine, 43)])
+                .await
+        ),
         vec![codes::UNKNOWN_MEMBER_ID]
     );
-    assert_eq!(c.validate_offset_fetch("g", Some("a"), a.epoch), codes::NONE);
-    assert_eq!(c.validate_offset_fetch("g", Some("a"), a.epoch + 1), codes::STALE_MEMBER_EPOCH);
+    assert_eq!(
+        c.validate_offset_fetch("g", Some("a"), a.epoch),
+        codes::NONE
+    );
+    assert_eq!(
+        c.validate_offset_fetch("g", Some("a"), a.epoch + 1),
+        codes::STALE_MEMBER_EPOCH
+    );
     assert_eq!(c.validate_offset_fetch("g", None, -1), codes::NONE);
-    assert_eq!(c.delete_groups(&["g".into()]).await[0].1, codes::NON_EMPTY_GROUP);
+    assert_eq!(
+        c.delete_groups(&["g".into()]).await[0].1,
+        codes::NON_EMPTY_GROUP
+    );
 
     // Reload from the log: same epochs and assignments; members keep heartbeating.
     let c2 = GroupCoordinator::new(common::config(), log.clone());
@@ -383,7 +479,9 @@ async fn commits_check_member_epochs_and_survive_reload() {
     assert_eq!(before, after);
     assert_eq!(a.beat(&c2).await.error, codes::NONE);
     assert_eq!(a.epoch, before.members[0].member_epoch);
-    let f = c2.fetch_offsets("g", Some(vec![("orders".into(), mine)]), false).await;
+    let f = c2
+        .fetch_offsets("g", Some(vec![("orders".into(), mine)]), false)
+        .await;
     assert_eq!(f.partitions[0].offset, 42);
     let listed = c2.list_groups(&[]).await;
     assert_eq!(listed.groups[0].group_type, "consumer");
@@ -395,7 +493,13 @@ async fn commits_check_member_epochs_and_survive_reload() {
         assert_eq!(cl.beat(&c2).await.error, codes::NONE);
     }
     assert_eq!(c2.list_groups(&[]).await.groups[0].state, "Empty");
-    assert_eq!(errs(c2.commit_offsets("g", -1, "", None, vec![entry("orders", 0, 7)]).await), vec![codes::NONE]);
+    assert_eq!(
+        errs(
+            c2.commit_offsets("g", -1, "", None, vec![entry("orders", 0, 7)])
+                .await
+        ),
+        vec![codes::NONE]
+    );
     assert_eq!(c2.delete_groups(&["g".into()]).await[0].1, codes::NONE);
     let c3 = GroupCoordinator::new(common::config(), log.clone());
     c3.load_partition(0, log.reencoded(0));
@@ -419,7 +523,10 @@ async fn a_group_id_is_either_classic_or_consumer() {
     assert_eq!(join.await.unwrap().error, codes::NONE);
     let mut p = Client::new("x", &["orders"]).params();
     p.group_id = "classic".into();
-    assert_eq!(c.consumer_group_heartbeat(p).await.error, codes::GROUP_ID_NOT_FOUND);
+    assert_eq!(
+        c.consumer_group_heartbeat(p).await.error,
+        codes::GROUP_ID_NOT_FOUND
+    );
     let types: Vec<(String, String)> = c
         .list_groups(&[])
         .await
@@ -427,5 +534,11 @@ async fn a_group_id_is_either_classic_or_consumer() {
         .into_iter()
         .map(|g| (g.group_id, g.group_type))
         .collect();
-    assert_eq!(types, vec![("classic".into(), "classic".into()), ("g".into(), "consumer".into())]);
+    assert_eq!(
+        types,
+        vec![
+            ("classic".into(), "classic".into()),
+            ("g".into(), "consumer".into())
+        ]
+    );
 }

@@ -202,7 +202,10 @@ async fn consumer_protocol_over_the_wire_and_across_restart() {
         if ![14, 15, 16].contains(&r.error_code) {
             break r;
         }
-        assert!(tokio::time::Instant::now() < deadline, "coordinator never loaded");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "coordinator never loaded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(r.error_code, 0, "{r:?}");
@@ -223,17 +226,32 @@ async fn consumer_protocol_over_the_wire_and_across_restart() {
             .with_partitions(vec![0])]));
     let r = conn.send_at(&ack, 1).await.unwrap();
     assert_eq!((r.error_code, r.member_epoch), (0, 1));
-    assert!(r.assignment.is_none(), "unchanged assignment is not repeated");
+    assert!(
+        r.assignment.is_none(),
+        "unchanged assignment is not repeated"
+    );
 
     let describe = ConsumerGroupDescribeRequest::default()
         .with_group_ids(vec![GroupId(s("cg")), GroupId(s("nope"))]);
     let d = conn.send_at(&describe, 1).await.unwrap();
     let g = &d.groups[0];
-    assert_eq!((g.error_code, g.group_state.as_str(), g.group_epoch), (0, "Stable", 1));
+    assert_eq!(
+        (g.error_code, g.group_state.as_str(), g.group_epoch),
+        (0, "Stable", 1)
+    );
     assert_eq!(g.assignor_name.as_str(), "uniform");
     assert_eq!(g.members[0].member_id.as_str(), "member-1");
-    assert_eq!(g.members[0].assignment.topic_partitions[0].topic_name.0.as_str(), "orders");
-    assert_eq!(d.groups[1].error_code, 69, "unknown group: GROUP_ID_NOT_FOUND");
+    assert_eq!(
+        g.members[0].assignment.topic_partitions[0]
+            .topic_name
+            .0
+            .as_str(),
+        "orders"
+    );
+    assert_eq!(
+        d.groups[1].error_code, 69,
+        "unknown group: GROUP_ID_NOT_FOUND"
+    );
 
     let mut commit_req = commit("cg", "orders", 0, 17);
     commit_req.member_id = s("member-1");
@@ -242,7 +260,10 @@ async fn consumer_protocol_over_the_wire_and_across_restart() {
     assert_eq!(r.topics[0].partitions[0].error_code, 0);
     commit_req.generation_id_or_member_epoch = 2;
     let r = conn.send_at(&commit_req, 9).await.unwrap();
-    assert_eq!(r.topics[0].partitions[0].error_code, 113, "STALE_MEMBER_EPOCH");
+    assert_eq!(
+        r.topics[0].partitions[0].error_code, 113,
+        "STALE_MEMBER_EPOCH"
+    );
 
     let listed = conn
         .send_at(
@@ -254,7 +275,13 @@ async fn consumer_protocol_over_the_wire_and_across_restart() {
     let groups: Vec<(&str, &str, &str)> = listed
         .groups
         .iter()
-        .map(|g| (g.group_id.0.as_str(), g.group_state.as_str(), g.group_type.as_str()))
+        .map(|g| {
+            (
+                g.group_id.0.as_str(),
+                g.group_state.as_str(),
+                g.group_type.as_str(),
+            )
+        })
         .collect();
     assert_eq!(groups, vec![("cg", "Stable", "consumer")]);
     drop(conn);
@@ -270,11 +297,18 @@ async fn consumer_protocol_over_the_wire_and_across_restart() {
         if ![14, 15, 16].contains(&d.groups[0].error_code) {
             break d.groups[0].clone();
         }
-        assert!(tokio::time::Instant::now() < deadline, "coordinator never loaded");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "coordinator never loaded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!((g.error_code, g.group_epoch, g.assignment_epoch), (0, 1, 1));
-    assert_eq!(g.members.len(), 1, "the member survives the restart until its session expires");
+    assert_eq!(
+        g.members.len(),
+        1,
+        "the member survives the restart until its session expires"
+    );
     // It continues heartbeating with its epoch.
     let r = conn.send_at(&ack, 1).await.unwrap();
     assert_eq!((r.error_code, r.member_epoch), (0, 1));

@@ -119,7 +119,10 @@ fn consumer_group_heartbeat_bodies() {
     let mut buf = BytesMut::new();
     join.encode(&mut buf, 1).unwrap();
     let got = decode_request(68, 1, buf.freeze());
-    assert!(matches!(got, Ok(kafka_protocol::messages::RequestKind::ConsumerGroupHeartbeat(ref r)) if *r == join), "{got:?}");
+    assert!(
+        matches!(got, Ok(kafka_protocol::messages::RequestKind::ConsumerGroupHeartbeat(ref r)) if *r == join),
+        "{got:?}"
+    );
 
     let beat = ConsumerGroupHeartbeatRequest::default()
         .with_group_id(GroupId(StrBytes::from_static_str("g")))
@@ -132,16 +135,33 @@ fn consumer_group_heartbeat_bodies() {
 
     // group "g", member "m", epoch, null instance and rack, timeout, null names, null
     // regex (v1), null assignor, then a topic_partitions count of 2^32 - 2.
-    let mut body = vec![2, b'g', 2, b'm', 0, 0, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0];
+    let mut body = vec![
+        2, b'g', 2, b'm', 0, 0, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0,
+    ];
     body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
     let got = decode_request(68, 1, Bytes::from(body));
     assert!(
-        matches!(got, Err(GuardError::Malformed { field: "topic_partitions", .. })),
+        matches!(
+            got,
+            Err(GuardError::Malformed {
+                field: "topic_partitions",
+                ..
+            })
+        ),
         "{got:?}"
     );
     // ConsumerGroupDescribe with a group_ids count far beyond the body.
     let got = decode_request(69, 0, Bytes::from_static(&[0xff, 0xff, 0xff, 0x7f, 0]));
-    assert!(matches!(got, Err(GuardError::Malformed { field: "group_ids", .. })), "{got:?}");
+    assert!(
+        matches!(
+            got,
+            Err(GuardError::Malformed {
+                field: "group_ids",
+                ..
+            })
+        ),
+        "{got:?}"
+    );
 }
 
 /// A known tagged field whose value is shorter than it claims would make kafka-protocol read
