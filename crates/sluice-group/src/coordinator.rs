@@ -40,7 +40,7 @@ pub(crate) struct Inner {
     next_id: AtomicU64,
     id_seed: std::collections::hash_map::RandomState,
     /// The topics of the metadata image (KIP-848 subscriptions and assignments).
-    pub(crate) topics: std::sync::RwLock<Arc<crate::consumer_coordinator::TopicsImage>>,
+    pub(crate) topics: std::sync::RwLock<Arc<crate::consumer_topics::TopicsImage>>,
 }
 
 #[derive(Default)]

@@ -17,6 +17,7 @@ mod config;
 mod consumer_coordinator;
 mod consumer_group;
 pub mod consumer_records;
+mod consumer_topics;
 mod coordinator;
 mod group;
 mod load;

@@ -511,7 +511,7 @@ fn validate_consumer_member(
 /// Topic names the members of a consumer group subscribe to (names and regex matches).
 fn consumer_subscribed_topics(
     cg: &crate::consumer_group::ConsumerGroup,
-    topics: &crate::consumer_coordinator::TopicsImage,
+    topics: &crate::consumer_topics::TopicsImage,
 ) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
     for m in cg.members.values() {

@@ -318,3 +318,47 @@ async fn consumer_protocol_over_the_wire_and_across_restart() {
     drop(c);
     node.shutdown().await.unwrap();
 }
+
+/// `group.coordinator.rebalance.protocols=classic`: the KIP-848 APIs are not offered and a
+/// ConsumerGroupHeartbeat sent anyway is refused with UNSUPPORTED_VERSION.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_protocol_can_be_disabled() {
+    use sluice_protocol::kafka_protocol::messages::{
+        ApiVersionsRequest, ConsumerGroupHeartbeatRequest,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = vec![
+        (
+            "listeners".to_string(),
+            "PLAINTEXT://127.0.0.1:0".to_string(),
+        ),
+        ("log.dirs".to_string(), dir.path().display().to_string()),
+        (
+            "group.coordinator.rebalance.protocols".to_string(),
+            "classic".to_string(),
+        ),
+    ];
+    let (config, _) = BrokerConfig::load(None, &pairs).expect("config");
+    let node = Node::start(config).await.expect("node starts");
+    let c = Client::connect(&node.bootstrap()).await.unwrap();
+    let conn = c.any_connection().await.unwrap();
+    let r = conn
+        .send_at(&ApiVersionsRequest::default(), 3)
+        .await
+        .unwrap();
+    let keys: Vec<i16> = r.api_keys.iter().map(|k| k.api_key).collect();
+    assert!(keys.contains(&11), "JoinGroup is offered");
+    assert!(!keys.contains(&68) && !keys.contains(&69), "{keys:?}");
+    let join = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("g")))
+        .with_member_id(s("m"))
+        .with_rebalance_timeout_ms(30_000)
+        .with_subscribed_topic_names(Some(vec![TopicName(s("t"))]))
+        .with_topic_partitions(Some(vec![]));
+    let r = conn.send_at(&join, 1).await.unwrap();
+    assert_eq!(r.error_code, 35);
+    drop(conn);
+    drop(c);
+    node.shutdown().await.unwrap();
+}
