@@ -306,3 +306,33 @@ def test_live_member_keeps_its_membership_across_a_broker_restart(fresh_broker):
         assert f"group={group}" not in log, "the broker fenced or removed the member across the restart"
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("fresh_broker", [FAST], indirect=True, ids=["fast-heartbeat"])
+def test_static_member_gets_its_partitions_back(fresh_broker):
+    b = fresh_broker.start()
+    topic, group = unique("kip848st"), unique("g848st")
+    create_topic(admin_client(b.bootstrap), topic, partitions=4)
+    static = {"group.instance.id": "instance-1"}
+    s1 = new_consumer(b.bootstrap, group, static)
+    other = new_consumer(b.bootstrap, group, {"group.instance.id": "instance-2"})
+    s1b = None
+    try:
+        s1.subscribe([topic])
+        other.subscribe([topic])
+        before = wait_assignment([s1, other], 4, sizes=[2, 2])[0]
+        s1.close()  # a static member leaves temporarily (member epoch -2)
+        # For several heartbeat intervals the other member does not take its partitions.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            assert poll_ok(other, 0.1) is None
+            owned = {tp.partition for tp in other.assignment()}
+            assert not owned & before, f"partitions of the absent static member were reassigned: {owned}"
+        s1b = new_consumer(b.bootstrap, group, static)
+        s1b.subscribe([topic])
+        after = wait_assignment([s1b, other], 4, sizes=[2, 2])[0]
+        assert after == before, "the static member comes back to the same partitions"
+    finally:
+        other.close()
+        if s1b is not None:
+            s1b.close()
