@@ -407,6 +407,25 @@ async fn regex_subscription_and_metadata_changes_reassign() {
         c.consumer_group_describe(&["g".into()]).await[0].group_epoch,
         epoch + 1
     );
+
+    // A new topic matching the regex is picked up; a deleted one is revoked.
+    let mut with_new = topics(8);
+    with_new.push(TopicMetadata {
+        name: "payouts".into(),
+        topic_id: Uuid::from_u128(0x0c),
+        partitions: 2,
+    });
+    c.update_topics(with_new);
+    settle(&c, &mut [&mut a, &mut b]).await;
+    assert_eq!(a.partitions().len(), 5, "payments (3) + payouts (2)");
+    c.update_topics(vec![TopicMetadata {
+        name: "orders".into(),
+        topic_id: ORDERS,
+        partitions: 8,
+    }]);
+    settle(&c, &mut [&mut a, &mut b]).await;
+    assert!(a.partitions().is_empty(), "deleted topics are revoked");
+    assert_eq!(b.partitions().len(), 8);
 }
 
 fn entry(topic: &str, partition: i32, offset: i64) -> OffsetCommitEntry {
@@ -468,6 +487,22 @@ async fn commits_check_member_epochs_and_survive_reload() {
     assert_eq!(
         c.delete_groups(&["g".into()]).await[0].1,
         codes::NON_EMPTY_GROUP
+    );
+    // OffsetDelete: refused for subscribed topics while the group has members.
+    let del = c
+        .delete_offsets("g", vec![("orders".into(), mine), ("payments".into(), 0)])
+        .await;
+    let del: Vec<(String, i16)> = del
+        .partitions
+        .into_iter()
+        .map(|p| (p.topic, p.error))
+        .collect();
+    assert_eq!(
+        del,
+        vec![
+            ("orders".into(), codes::GROUP_SUBSCRIBED_TO_TOPIC),
+            ("payments".into(), codes::NONE)
+        ]
     );
 
     // Reload from the log: same epochs and assignments; members keep heartbeating.
