@@ -458,7 +458,7 @@ fn heartbeat_in_group(
         m.subscribed_topic_names = names;
     }
     if let Some(re) = &p.subscribed_topic_regex {
-        m.subscribed_topic_regex = Some(re.clone()).filter(|r| !r.is_empty());
+        m.set_regex(Some(re.clone()));
     }
     if p.server_assignor.is_some() {
         m.server_assignor = p.server_assignor.clone();

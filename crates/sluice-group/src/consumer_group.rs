@@ -88,6 +88,8 @@ pub(crate) struct ConsumerMember {
     pub(crate) client_host: String,
     pub(crate) subscribed_topic_names: Vec<String>,
     pub(crate) subscribed_topic_regex: Option<String>,
+    /// `subscribed_topic_regex` compiled (kept in step by `set_regex`).
+    pub(crate) regex: Option<std::sync::Arc<regex_automata::meta::Regex>>,
     pub(crate) server_assignor: Option<String>,
     pub(crate) rebalance_timeout_ms: i32,
     pub(crate) member_epoch: i32,
@@ -118,6 +120,7 @@ impl ConsumerMember {
             client_host: String::new(),
             subscribed_topic_names: Vec::new(),
             subscribed_topic_regex: None,
+            regex: None,
             server_assignor: None,
             rebalance_timeout_ms: -1,
             member_epoch: 0,
@@ -194,9 +197,21 @@ impl ConsumerMember {
         self.client_id = v.client_id;
         self.client_host = v.client_host;
         self.subscribed_topic_names = v.subscribed_topic_names;
-        self.subscribed_topic_regex = v.subscribed_topic_regex;
+        self.set_regex(v.subscribed_topic_regex);
         self.rebalance_timeout_ms = v.rebalance_timeout_ms;
         self.server_assignor = v.server_assignor;
+    }
+
+    /// Sets the regex subscription (empty = none) and its compiled form.
+    pub(crate) fn set_regex(&mut self, regex: Option<String>) {
+        let regex = regex.filter(|r| !r.is_empty());
+        if regex != self.subscribed_topic_regex || (regex.is_some() && self.regex.is_none()) {
+            self.regex = regex
+                .as_deref()
+                .and_then(crate::consumer_topics::compile_regex)
+                .map(std::sync::Arc::new);
+        }
+        self.subscribed_topic_regex = regex;
     }
 
     pub(crate) fn assignment_value(&self) -> CurrentMemberAssignmentValue {

@@ -38,7 +38,7 @@ impl TopicsImage {
             .filter(|t| self.by_name.contains_key(*t))
             .cloned()
             .collect();
-        if let Some(re) = m.subscribed_topic_regex.as_deref().and_then(compile_regex) {
+        if let Some(re) = &m.regex {
             out.extend(
                 self.by_name
                     .keys()
