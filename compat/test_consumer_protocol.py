@@ -1,9 +1,11 @@
 """The KIP-848 consumer group protocol (`group.protocol=consumer`) through confluent-kafka /
 librdkafka: ConsumerGroupHeartbeat joins, server-side assignment with member epochs and
 reconciliation while members join and leave (each record consumed by exactly one member),
-commits with member epochs resumed by a new consumer and kept across a broker restart, a
-classic group and a consumer group side by side, and the AdminClient's view of the group
-(list with group types, describe through ConsumerGroupDescribe)."""
+commits with member epochs resumed by a new consumer and kept across a broker restart, a live
+member kept across a restart, static members coming back to their partitions, regex
+subscriptions resolved by the broker (following new topics), a classic group and a consumer
+group side by side, and the AdminClient's view of the group (list with group types, describe
+through ConsumerGroupDescribe, delete)."""
 
 from __future__ import annotations
 
@@ -336,3 +338,31 @@ def test_static_member_gets_its_partitions_back(fresh_broker):
         other.close()
         if s1b is not None:
             s1b.close()
+
+
+@pytest.mark.parametrize("fresh_broker", [FAST], indirect=True, ids=["fast-heartbeat"])
+def test_regex_subscription_is_resolved_by_the_broker_and_follows_new_topics(fresh_broker):
+    # librdkafka sends `^...` subscriptions as ConsumerGroupHeartbeat v1 subscribed_topic_regex.
+    b = fresh_broker.start()
+    adm = admin_client(b.bootstrap)
+    prefix = unique("kip848rx")
+    create_topic(adm, f"{prefix}-a", partitions=2)
+    create_topic(adm, f"other-{prefix}", partitions=2)
+    c = new_consumer(b.bootstrap, unique("g848rx"))
+    try:
+        c.subscribe([f"^{prefix}-.*"])
+
+        def wait_for(expected: set, timeout: float = 60):
+            deadline = time.monotonic() + timeout
+            while True:
+                assert poll_ok(c, 0.2) is None
+                got = {(tp.topic, tp.partition) for tp in c.assignment()}
+                if got == expected:
+                    return
+                assert time.monotonic() < deadline, f"assignment {got}, expected {expected}"
+
+        wait_for({(f"{prefix}-a", 0), (f"{prefix}-a", 1)})
+        create_topic(adm, f"{prefix}-b", partitions=1)
+        wait_for({(f"{prefix}-a", 0), (f"{prefix}-a", 1), (f"{prefix}-b", 0)})
+    finally:
+        c.close()
