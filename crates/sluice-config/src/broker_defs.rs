@@ -121,6 +121,12 @@ pub(crate) static BROKER_DEFS: &[ConfigDef] = &[
         Any,
     ),
     d(
+        "group.consumer.assignors",
+        List,
+        Some("uniform,range"),
+        ListOf(&["uniform", "range"]),
+    ),
+    d(
         "group.consumer.heartbeat.interval.ms",
         Int,
         Some("5000"),

@@ -25,6 +25,16 @@ pub struct GroupConfig {
     /// Appends queued per `__consumer_offsets` partition before commits are refused with
     /// COORDINATOR_NOT_AVAILABLE (bounded memory; clients retry).
     pub max_queued_appends: usize,
+    /// `group.consumer.heartbeat.interval.ms` (5000).
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.session.timeout.ms` (45000).
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.max.size` (i32::MAX).
+    pub consumer_max_size: usize,
+    /// `group.consumer.assignors` ("uniform,range"); the first is the default.
+    pub consumer_assignors: Vec<String>,
+    /// `group.coordinator.rebalance.protocols` contains "consumer".
+    pub consumer_protocol_enabled: bool,
 }
 
 impl Default for GroupConfig {
@@ -39,6 +49,11 @@ impl Default for GroupConfig {
             offset_metadata_max_bytes: 4096,
             commit_timeout: Duration::from_millis(5000),
             max_queued_appends: 1024,
+            consumer_heartbeat_interval_ms: 5000,
+            consumer_session_timeout_ms: 45000,
+            consumer_max_size: i32::MAX as usize,
+            consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
+            consumer_protocol_enabled: true,
         }
     }
 }

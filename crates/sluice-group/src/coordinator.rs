@@ -16,9 +16,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::codes;
 use crate::config::GroupConfig;
+use crate::consumer_group::ConsumerGroup;
 use crate::group::{Group, GroupState};
 use crate::log::{Completion, GroupLog, GroupLogError, WriteOp};
 use crate::records::{partition_for, GroupRecord, OffsetCommitKey};
+use crate::subscription::CONSUMER_PROTOCOL_TYPE;
 use crate::types::{
     DescribedGroup, DescribedMember, JoinGroupResult, ListGroupsResult, ListedGroup,
     SyncGroupResult,
@@ -37,6 +39,8 @@ pub(crate) struct Inner {
     next_timer: AtomicU64,
     next_id: AtomicU64,
     id_seed: std::collections::hash_map::RandomState,
+    /// The topics of the metadata image (KIP-848 subscriptions and assignments).
+    pub(crate) topics: std::sync::RwLock<Arc<crate::consumer_topics::TopicsImage>>,
 }
 
 #[derive(Default)]
@@ -222,6 +226,7 @@ impl GroupCoordinator {
                 next_timer: AtomicU64::new(1),
                 next_id: AtomicU64::new(1),
                 id_seed: std::collections::hash_map::RandomState::new(),
+                topics: std::sync::RwLock::new(Arc::default()),
             }),
         }
     }
@@ -289,6 +294,11 @@ impl GroupCoordinator {
                 let Some(g) = st.groups(partition).and_then(|m| m.get(gid)) else {
                     return dead(codes::NONE);
                 };
+                if g.consumer.is_some() {
+                    // Kafka 4 describes only classic groups here (ConsumerGroupDescribe
+                    // serves consumer groups): Dead, no error before v6.
+                    return dead(codes::NONE);
+                }
                 describe(g)
             })
             .collect()
@@ -306,7 +316,18 @@ impl GroupCoordinator {
                 continue;
             }
             for g in p.groups.values() {
-                let state = g.state.as_str();
+                let (state, protocol_type, group_type) = match &g.consumer {
+                    Some(cg) if !g.is(GroupState::Dead) => (
+                        cg.state().as_str(),
+                        CONSUMER_PROTOCOL_TYPE.to_string(),
+                        "consumer",
+                    ),
+                    _ => (
+                        g.state.as_str(),
+                        g.protocol_type.clone().unwrap_or_default(),
+                        "classic",
+                    ),
+                };
                 if g.is(GroupState::Dead)
                     || (!states_filter.is_empty()
                         && !states_filter.iter().any(|s| s.eq_ignore_ascii_case(state)))
@@ -315,8 +336,9 @@ impl GroupCoordinator {
                 }
                 groups.push(ListedGroup {
                     group_id: g.group_id.clone(),
-                    protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                    protocol_type,
                     state: state.to_string(),
+                    group_type: group_type.to_string(),
                 });
             }
         }
@@ -349,7 +371,7 @@ impl GroupCoordinator {
             .ok_or(codes::GROUP_ID_NOT_FOUND)?;
         match g.state {
             GroupState::Dead => return Err(codes::GROUP_ID_NOT_FOUND),
-            GroupState::Empty => {}
+            GroupState::Empty if g.has_no_members() => {}
             _ => return Err(codes::NON_EMPTY_GROUP),
         }
         let keys: Vec<(String, i32)> = g.offsets.keys().cloned().collect();
@@ -383,10 +405,18 @@ pub(crate) fn tombstone_group(
         })
         .collect();
     if kill_group {
-        records.push(GroupRecord::GroupMetadata {
-            group: g.group_id.clone(),
-            value: None,
-        });
+        if g.consumer.is_some() {
+            records.extend(
+                ConsumerGroup::group_tombstones(&g.group_id)
+                    .into_iter()
+                    .map(GroupRecord::Consumer),
+            );
+        } else {
+            records.push(GroupRecord::GroupMetadata {
+                group: g.group_id.clone(),
+                value: None,
+            });
+        }
     }
     let expected: Vec<_> = offsets
         .iter()

@@ -119,6 +119,9 @@ pub(crate) struct Group {
     pub(crate) initial_delay: Option<(u64, u64)>,
     /// Incarnation of the live pending-sync timer (CompletingRebalance/Stable).
     pub(crate) sync_timer: Option<u64>,
+    /// Set for KIP-848 consumer-protocol groups (then the classic fields stay unused and
+    /// `state` is Empty, or Dead while the group is being deleted).
+    pub(crate) consumer: Option<Box<crate::consumer_group::ConsumerGroup>>,
 }
 
 impl Group {
@@ -143,7 +146,22 @@ impl Group {
             join_deadline: Instant::now(),
             initial_delay: None,
             sync_timer: None,
+            consumer: None,
         }
+    }
+
+    /// A new, empty consumer-protocol group.
+    pub(crate) fn new_consumer(group_id: &str, now_ms: i64) -> Self {
+        let mut g = Group::new(group_id, now_ms);
+        g.consumer = Some(Box::new(crate::consumer_group::ConsumerGroup::new()));
+        g
+    }
+
+    /// No members under either protocol and not being deleted.
+    pub(crate) fn has_no_members(&self) -> bool {
+        self.is(GroupState::Empty)
+            && self.members.is_empty()
+            && self.consumer.as_ref().is_none_or(|c| c.members.is_empty())
     }
 
     pub(crate) fn is(&self, state: GroupState) -> bool {

@@ -1,4 +1,6 @@
-//! sluice-group: Kafka's group coordinator for the classic consumer-group protocol.
+//! sluice-group: Kafka's group coordinator for the classic consumer-group protocol and the
+//! KIP-848 consumer protocol (ConsumerGroupHeartbeat/ConsumerGroupDescribe, server-side
+//! assignors, member epochs and reconciliation: `consumer_*.rs`, `assignor.rs`).
 //!
 //! `GroupCoordinator` owns the groups of the `__consumer_offsets` partitions this node
 //! leads and implements JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups,
@@ -9,8 +11,13 @@
 //! plain domain types; the server's handlers translate to and from the wire. It never touches
 //! sockets or disks itself.
 
+mod assignor;
 pub mod codes;
 mod config;
+mod consumer_coordinator;
+mod consumer_group;
+pub mod consumer_records;
+mod consumer_topics;
 mod coordinator;
 mod group;
 mod load;
@@ -24,6 +31,8 @@ mod types;
 mod wire;
 
 pub use config::{GroupConfig, NEW_MEMBER_JOIN_TIMEOUT};
+pub use consumer_group::ConsumerGroupState;
+pub use consumer_records::TopicPartitions;
 pub use coordinator::GroupCoordinator;
 pub use group::GroupState;
 pub use log::{BoxFuture, GroupLog, GroupLogError};

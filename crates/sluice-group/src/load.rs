@@ -8,6 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use tokio::time::Instant;
 
+use crate::consumer_coordinator::schedule_session;
+use crate::consumer_group::{from_topic_partitions, ConsumerGroup, ConsumerMember};
+use crate::consumer_records::{
+    ConsumerGroupMetadataValue, ConsumerMemberMetadataValue, ConsumerRecord,
+    CurrentMemberAssignmentValue, TopicPartitions,
+};
 use crate::coordinator::{fail_waiters, now_ms, GroupCoordinator};
 use crate::group::{CommittedOffset, Group, GroupState, Member};
 use crate::log::spawn_writer;
@@ -22,6 +28,7 @@ impl GroupCoordinator {
         let mut metadata: HashMap<String, Option<GroupMetadataValue>> = HashMap::new();
         let mut offsets: HashMap<String, BTreeMap<(String, i32), Option<OffsetCommitValue>>> =
             HashMap::new();
+        let mut consumer: HashMap<String, ConsumerGroupRecords> = HashMap::new();
         for record in records {
             match record {
                 GroupRecord::OffsetCommit { key, value } => {
@@ -33,17 +40,32 @@ impl GroupCoordinator {
                 GroupRecord::GroupMetadata { group, value } => {
                     metadata.insert(group, value);
                 }
+                GroupRecord::Consumer(c) => {
+                    consumer.entry(c.group().to_string()).or_default().apply(c)
+                }
             }
         }
         let now = now_ms();
         let mut groups = HashMap::new();
-        let mut names: Vec<&String> = metadata.keys().chain(offsets.keys()).collect();
+        let mut names: Vec<String> = metadata
+            .keys()
+            .chain(offsets.keys())
+            .chain(consumer.keys())
+            .cloned()
+            .collect();
         names.sort();
         names.dedup();
-        for name in names {
-            let mut g = match metadata.get(name).cloned().flatten() {
-                Some(value) => group_from_value(name, value, now),
-                None => Group::new(name, now),
+        for name in &names {
+            let consumer_group = consumer.remove(name.as_str()).and_then(|c| c.build());
+            let is_consumer = consumer_group.is_some();
+            let mut g = match (consumer_group, metadata.get(name).cloned().flatten()) {
+                (Some(cg), _) => {
+                    let mut g = Group::new(name, now);
+                    g.consumer = Some(Box::new(cg));
+                    g
+                }
+                (None, Some(value)) => group_from_value(name, value, now),
+                (None, None) => Group::new(name, now),
             };
             if let Some(map) = offsets.get(name) {
                 for (key, value) in map {
@@ -57,7 +79,7 @@ impl GroupCoordinator {
                     }
                 }
             }
-            let has_metadata = metadata.get(name).is_some_and(Option::is_some);
+            let has_metadata = is_consumer || metadata.get(name).is_some_and(Option::is_some);
             if !has_metadata && g.offsets.is_empty() {
                 continue; // deleted group (or only offset tombstones left)
             }
@@ -82,6 +104,14 @@ impl GroupCoordinator {
                 "loaded __consumer_offsets partition"
             );
             for g in groups.values_mut() {
+                if let Some(cg) = g.consumer.as_deref_mut() {
+                    let gid = g.group_id.clone();
+                    let ids: Vec<String> = cg.members.keys().cloned().collect();
+                    for id in &ids {
+                        schedule_session(&ctx, &gid, cg, id);
+                    }
+                    continue;
+                }
                 let ids: Vec<String> = g.members.keys().cloned().collect();
                 for id in &ids {
                     schedule_heartbeat(&ctx, g, id);
@@ -145,4 +175,60 @@ fn group_from_value(group_id: &str, v: GroupMetadataValue, now: i64) -> Group {
     };
     g.subscribed_topics = g.compute_subscribed_topics();
     g
+}
+
+/// The latest consumer-group records of one group, by key (None = tombstone).
+#[derive(Default)]
+struct ConsumerGroupRecords {
+    metadata: Option<ConsumerGroupMetadataValue>,
+    assignment_epoch: Option<i32>,
+    members: BTreeMap<String, Option<ConsumerMemberMetadataValue>>,
+    targets: BTreeMap<String, Option<Vec<TopicPartitions>>>,
+    current: BTreeMap<String, Option<CurrentMemberAssignmentValue>>,
+}
+
+impl ConsumerGroupRecords {
+    fn apply(&mut self, r: ConsumerRecord) {
+        match r {
+            ConsumerRecord::GroupMetadata { value, .. } => self.metadata = value,
+            ConsumerRecord::PartitionMetadata { .. } => {}
+            ConsumerRecord::MemberMetadata { member, value, .. } => {
+                self.members.insert(member, value);
+            }
+            ConsumerRecord::TargetAssignmentMetadata { value, .. } => self.assignment_epoch = value,
+            ConsumerRecord::TargetAssignmentMember { member, value, .. } => {
+                self.targets.insert(member, value);
+            }
+            ConsumerRecord::CurrentMemberAssignment { member, value, .. } => {
+                self.current.insert(member, value);
+            }
+        }
+    }
+
+    /// The group, if its ConsumerGroupMetadata record is live (else it was deleted or
+    /// converted to a classic group). Members need their metadata record.
+    fn build(self) -> Option<ConsumerGroup> {
+        let meta = self.metadata?;
+        let mut cg = ConsumerGroup::new();
+        cg.group_epoch = meta.epoch;
+        cg.metadata_hash = meta.metadata_hash;
+        cg.assignment_epoch = self.assignment_epoch.unwrap_or(0);
+        for (id, target) in self.targets {
+            if let Some(t) = target {
+                cg.target.insert(id, from_topic_partitions(&t));
+            }
+        }
+        let mut current = self.current;
+        for (id, value) in self.members {
+            let Some(value) = value else { continue };
+            let mut m = ConsumerMember::new(&id);
+            m.apply_metadata(value);
+            if let Some(Some(a)) = current.remove(&id) {
+                m.apply_assignment(a);
+            }
+            cg.put_member(&id, Some(m));
+        }
+        cg.target.retain(|id, _| cg.members.contains_key(id));
+        Some(cg)
+    }
 }

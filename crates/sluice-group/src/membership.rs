@@ -73,6 +73,22 @@ impl GroupCoordinator {
         let Some(g) = groups.get_mut(&p.group_id) else {
             return err(codes::UNKNOWN_MEMBER_ID);
         };
+        if g.consumer.is_some() {
+            // A group id is either classic or consumer: a consumer group with members
+            // refuses classic members; an empty one becomes a classic group (offsets stay).
+            if !g.has_no_members() {
+                return err(codes::INCONSISTENT_GROUP_PROTOCOL);
+            }
+            let tombstones = crate::consumer_group::ConsumerGroup::group_tombstones(&p.group_id)
+                .into_iter()
+                .map(GroupRecord::Consumer)
+                .collect();
+            if let Err(code) = ctx.append(tombstones, Box::new(|_| {})) {
+                return err(code);
+            }
+            tracing::info!(group = %p.group_id, "converting the empty consumer group to a classic group");
+            g.consumer = None;
+        }
         let outcome = if !accept_joining_member(g, &p.member_id, inner.config.max_size) {
             g.remove_member(&p.member_id);
             Outcome::Done(JoinGroupResult::error("", codes::GROUP_MAX_SIZE_REACHED))

@@ -97,10 +97,25 @@ impl GroupCoordinator {
         let Some(g) = groups.get_mut(group_id) else {
             return (all(offsets, codes::UNKNOWN_SERVER_ERROR), None);
         };
-        if let Some(code) = validate_commit(g, generation_id, member_id, group_instance_id) {
+        if let Some(cg) = g.consumer.as_deref() {
+            let code = if g.is(GroupState::Dead) {
+                Some(codes::COORDINATOR_NOT_AVAILABLE)
+            } else {
+                let topics = self.topics();
+                let partitions: Vec<_> = offsets
+                    .iter()
+                    .filter_map(|o| Some((topics.by_name.get(&o.topic)?.0, o.partition)))
+                    .collect();
+                validate_consumer_member(cg, member_id, generation_id, true, &partitions)
+            };
+            if let Some(code) = code {
+                return (all(offsets, code), None);
+            }
+        } else if let Some(code) = validate_commit(g, generation_id, member_id, group_instance_id) {
             return (all(offsets, code), None);
         }
         match g.state {
+            _ if g.consumer.is_some() => {}
             GroupState::Empty => {}
             GroupState::Stable | GroupState::PreparingRebalance => {
                 if g.members.contains_key(member_id) {
@@ -206,6 +221,41 @@ impl GroupCoordinator {
         (results, Some((rx, written)))
     }
 
+    /// OffsetFetch v9+ of a member of a KIP-848 consumer group: the member must exist
+    /// (UNKNOWN_MEMBER_ID) at the given epoch (STALE_MEMBER_EPOCH). Requests without a member
+    /// (admin clients: no member id, epoch -1) and classic groups are not checked.
+    pub fn validate_offset_fetch(
+        &self,
+        group_id: &str,
+        member_id: Option<&str>,
+        member_epoch: i32,
+    ) -> i16 {
+        let inner = &self.inner;
+        let mut st = inner.lock();
+        let partition = inner.partition_of(group_id);
+        if let Err(code) = st.ctx(inner, partition) {
+            return code;
+        }
+        let Some(cg) = st
+            .groups(partition)
+            .and_then(|m| m.get(group_id))
+            .and_then(|g| g.consumer.as_deref())
+        else {
+            return codes::NONE;
+        };
+        match member_id {
+            None if member_epoch < 0 => codes::NONE,
+            _ => validate_consumer_member(
+                cg,
+                member_id.unwrap_or_default(),
+                member_epoch,
+                false,
+                &[],
+            )
+            .unwrap_or(codes::NONE),
+        }
+    }
+
     /// OffsetFetch for the given partitions, or every committed partition when `None`.
     /// Unknown groups answer offset -1 with no error (never GROUP_ID_NOT_FOUND). With
     /// `require_stable`, partitions with a commit still being appended answer
@@ -290,8 +340,30 @@ impl GroupCoordinator {
                 return top(codes::GROUP_ID_NOT_FOUND);
             };
             let mut results = Vec::new();
+            let consumer_subscribed = g
+                .consumer
+                .as_deref()
+                .filter(|cg| !cg.members.is_empty())
+                .map(|cg| {
+                    let topics = self.topics();
+                    consumer_subscribed_topics(cg, &topics)
+                });
             let eligible: Vec<(String, i32)> = match g.state {
                 GroupState::Dead => return top(codes::GROUP_ID_NOT_FOUND),
+                _ if consumer_subscribed.is_some() => {
+                    let subscribed = consumer_subscribed.unwrap_or_default();
+                    let (subscribed, free): (Vec<_>, Vec<_>) = partitions
+                        .into_iter()
+                        .partition(|(t, _)| subscribed.contains(t));
+                    results.extend(subscribed.into_iter().map(|(topic, partition)| {
+                        PartitionError {
+                            topic,
+                            partition,
+                            error: codes::GROUP_SUBSCRIBED_TO_TOPIC,
+                        }
+                    }));
+                    free
+                }
                 GroupState::Empty => partitions,
                 _ if g.is_consumer_group() => {
                     let (subscribed, free): (Vec<_>, Vec<_>) = partitions
@@ -384,7 +456,7 @@ impl GroupCoordinator {
                 };
                 for g in groups.values_mut() {
                     let expired = expired_offsets(g, now_ms, retention);
-                    let kill = g.is(GroupState::Empty)
+                    let kill = g.has_no_members()
                         && g.pending_commits.is_empty()
                         && expired.len() == g.offsets.len();
                     if expired.is_empty() && !kill {
@@ -412,6 +484,41 @@ impl GroupCoordinator {
         }
         total
     }
+}
+
+/// Kafka's `ConsumerGroup.validateOffsetCommit/validateOffsetFetch`: with a negative epoch
+/// and no members (admin commits; fetches pass `allow_admin` false and are screened by the
+/// caller) nothing is checked; otherwise the member must exist (UNKNOWN_MEMBER_ID) at this
+/// epoch, or commit with an older epoch only partitions it has owned since then (KIP-1251;
+/// STALE_MEMBER_EPOCH otherwise). This closes the race between a commit and the heartbeat
+/// response that bumped the member's epoch.
+fn validate_consumer_member(
+    cg: &crate::consumer_group::ConsumerGroup,
+    member_id: &str,
+    member_epoch: i32,
+    allow_admin: bool,
+    partitions: &[(uuid::Uuid, i32)],
+) -> Option<i16> {
+    if allow_admin && member_epoch < 0 && cg.members.is_empty() {
+        return None;
+    }
+    let Some(m) = cg.members.get(member_id) else {
+        return Some(codes::UNKNOWN_MEMBER_ID);
+    };
+    (!m.accepts_epoch(member_epoch, partitions)).then_some(codes::STALE_MEMBER_EPOCH)
+}
+
+/// Topic names the members of a consumer group subscribe to (names and regex matches).
+fn consumer_subscribed_topics(
+    cg: &crate::consumer_group::ConsumerGroup,
+    topics: &crate::consumer_topics::TopicsImage,
+) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for m in cg.members.values() {
+        out.extend(m.subscribed_topic_names.iter().cloned());
+        out.extend(topics.subscribed(m));
+    }
+    out
 }
 
 /// Kafka's `validateOffsetCommit` (non-transactional).
@@ -447,6 +554,30 @@ fn validate_commit(
 }
 
 fn expired_offsets(g: &Group, now_ms: i64, retention_ms: i64) -> Vec<(String, i32)> {
+    if let Some(cg) = g.consumer.as_deref() {
+        // Consumer groups: committed longer ago than the retention, and (while the group
+        // has members) only for topics nobody subscribes to.
+        let names: std::collections::BTreeSet<&str> = cg
+            .members
+            .values()
+            .flat_map(|m| m.subscribed_topic_names.iter().map(String::as_str))
+            .collect();
+        let has_regex = cg
+            .members
+            .values()
+            .any(|m| m.subscribed_topic_regex.is_some());
+        return g
+            .offsets
+            .iter()
+            .filter(|(k, o)| {
+                !g.pending_commits.contains_key(*k)
+                    && !names.contains(k.0.as_str())
+                    && !has_regex
+                    && now_ms.saturating_sub(o.value.commit_timestamp) >= retention_ms
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+    }
     let state_ts = (g.state_timestamp_ms >= 0).then_some(g.state_timestamp_ms);
     let select =
         |base: &dyn Fn(&CommittedOffset) -> i64, skip_subscribed: bool| -> Vec<(String, i32)> {

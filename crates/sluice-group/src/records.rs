@@ -8,6 +8,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::consumer_records::ConsumerRecord;
 use crate::wire::{put_bytes, put_nullable_string, put_string, DecodeError, Reader};
 
 /// Key version Kafka writes for offset commits (v0 is read too; the fields are identical).
@@ -71,6 +72,8 @@ pub enum GroupRecord {
         group: String,
         value: Option<GroupMetadataValue>,
     },
+    /// KIP-848 consumer-group records (types 3-8).
+    Consumer(ConsumerRecord),
 }
 
 impl GroupRecord {
@@ -79,6 +82,7 @@ impl GroupRecord {
         match self {
             GroupRecord::OffsetCommit { key, .. } => &key.group,
             GroupRecord::GroupMetadata { group, .. } => group,
+            GroupRecord::Consumer(c) => c.group(),
         }
     }
 
@@ -95,6 +99,7 @@ impl GroupRecord {
                 buf.put_i16(GROUP_METADATA_KEY_VERSION);
                 put_string(&mut buf, group);
             }
+            GroupRecord::Consumer(c) => return c.encode_key(),
         }
         buf.freeze()
     }
@@ -104,6 +109,7 @@ impl GroupRecord {
         match self {
             GroupRecord::OffsetCommit { value, .. } => value.as_ref().map(encode_offset_value),
             GroupRecord::GroupMetadata { value, .. } => value.as_ref().map(encode_group_value),
+            GroupRecord::Consumer(c) => c.encode_value(),
         }
     }
 
@@ -126,6 +132,7 @@ impl GroupRecord {
                 let value = value.map(decode_group_value).transpose()?;
                 Ok(GroupRecord::GroupMetadata { group, value })
             }
+            3..=8 => ConsumerRecord::decode(version, &mut r, value).map(GroupRecord::Consumer),
             v => Err(DecodeError::UnsupportedVersion(v)),
         }
     }

@@ -25,6 +25,10 @@ pub(crate) enum TimerKind {
     Join,
     /// Members of this generation that have not sent SyncGroup in time.
     Sync(i32),
+    /// Session timeout of a KIP-848 consumer-group member.
+    ConsumerSession(String),
+    /// A consumer-group member that must revoke partitions at this member epoch.
+    ConsumerRevocation(String, i32),
 }
 
 pub(crate) fn spawn_timer(
@@ -88,10 +92,22 @@ fn on_timer(
     kind: &TimerKind,
     incarnation: u64,
 ) -> Option<Instant> {
+    let topics = match kind {
+        TimerKind::ConsumerSession(_) | TimerKind::ConsumerRevocation(..) => Some(
+            crate::coordinator::GroupCoordinator {
+                inner: inner.clone(),
+            }
+            .topics(),
+        ),
+        _ => None,
+    };
     let mut st = inner.lock();
     let ctx = st.ctx(inner, partition).ok()?;
     let g = st.groups(partition)?.get_mut(group_id)?;
     let now = Instant::now();
+    if let Some(topics) = topics {
+        return crate::consumer_coordinator::on_consumer_timer(&ctx, g, kind, incarnation, &topics);
+    }
     match kind {
         TimerKind::Member(member_id) => {
             if let Some(m) = g.members.get_mut(member_id) {
@@ -161,5 +177,6 @@ fn on_timer(
             }
             None
         }
+        TimerKind::ConsumerSession(_) | TimerKind::ConsumerRevocation(..) => None,
     }
 }

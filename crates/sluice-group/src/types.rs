@@ -141,6 +141,8 @@ pub struct ListedGroup {
     pub group_id: String,
     pub protocol_type: String,
     pub state: String,
+    /// "classic" or "consumer" (KIP-848).
+    pub group_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,4 +193,90 @@ pub struct OffsetDeleteResult {
     /// Group-level error (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, NOT_COORDINATOR, ...).
     pub error: i16,
     pub partitions: Vec<PartitionError>,
+}
+
+/// A topic as the consumer-group coordinator sees it (from the broker's metadata image).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMetadata {
+    pub name: String,
+    pub topic_id: uuid::Uuid,
+    pub partitions: i32,
+}
+
+/// ConsumerGroupHeartbeat (KIP-848). `None` fields were null on the wire ("unchanged").
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerHeartbeatParams {
+    pub api_version: i16,
+    pub group_id: String,
+    pub member_id: String,
+    pub member_epoch: i32,
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    /// -1 when unchanged.
+    pub rebalance_timeout_ms: i32,
+    pub subscribed_topic_names: Option<Vec<String>>,
+    pub subscribed_topic_regex: Option<String>,
+    pub server_assignor: Option<String>,
+    /// What the member owns, by topic id; `None` when unchanged since the last heartbeat.
+    pub owned_topic_partitions: Option<Vec<crate::consumer_records::TopicPartitions>>,
+    pub client_id: String,
+    pub client_host: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConsumerHeartbeatResult {
+    pub error: i16,
+    pub error_message: Option<String>,
+    pub member_id: Option<String>,
+    pub member_epoch: i32,
+    pub heartbeat_interval_ms: i32,
+    /// The member's assigned partitions, when it must (re)learn them.
+    pub assignment: Option<Vec<crate::consumer_records::TopicPartitions>>,
+}
+
+impl ConsumerHeartbeatResult {
+    pub(crate) fn error(error: i16, message: Option<String>) -> Self {
+        ConsumerHeartbeatResult {
+            error,
+            error_message: message,
+            member_id: None,
+            member_epoch: 0,
+            heartbeat_interval_ms: 0,
+            assignment: None,
+        }
+    }
+}
+
+/// Partitions of one topic with its name (ConsumerGroupDescribe).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedTopicPartitions {
+    pub topic_id: uuid::Uuid,
+    pub topic_name: String,
+    pub partitions: Vec<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerMemberDescription {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    pub member_epoch: i32,
+    pub client_id: String,
+    pub client_host: String,
+    pub subscribed_topic_names: Vec<String>,
+    pub subscribed_topic_regex: Option<String>,
+    pub assignment: Vec<NamedTopicPartitions>,
+    pub target_assignment: Vec<NamedTopicPartitions>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerGroupDescription {
+    pub group_id: String,
+    pub error: i16,
+    pub error_message: Option<String>,
+    pub state: String,
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub assignor_name: String,
+    pub members: Vec<ConsumerMemberDescription>,
 }

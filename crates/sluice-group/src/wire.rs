@@ -199,3 +199,38 @@ pub(crate) fn put_bytes(buf: &mut BytesMut, b: &[u8]) {
     buf.put_i32(b.len().min(i32::MAX as usize) as i32);
     buf.put_slice(b);
 }
+
+impl Reader<'_> {
+    pub(crate) fn i8(&mut self) -> Result<i8, DecodeError> {
+        Ok(self.array::<1>()?[0] as i8)
+    }
+
+    pub(crate) fn uuid(&mut self) -> Result<uuid::Uuid, DecodeError> {
+        Ok(uuid::Uuid::from_bytes(self.array::<16>()?))
+    }
+}
+
+pub(crate) fn put_uvarint(buf: &mut BytesMut, mut v: u32) {
+    while v >= 0x80 {
+        buf.put_u8((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.put_u8(v as u8);
+}
+
+pub(crate) fn put_compact_string(buf: &mut BytesMut, s: &str) {
+    let bytes = &s.as_bytes()[..s.len().min(i16::MAX as usize)];
+    put_uvarint(buf, bytes.len() as u32 + 1);
+    buf.put_slice(bytes);
+}
+
+pub(crate) fn put_compact_nullable_string(buf: &mut BytesMut, s: Option<&str>) {
+    match s {
+        Some(s) => put_compact_string(buf, s),
+        None => put_uvarint(buf, 0),
+    }
+}
+
+pub(crate) fn put_compact_array_len(buf: &mut BytesMut, len: usize) {
+    put_uvarint(buf, len.min(u32::MAX as usize - 1) as u32 + 1);
+}

@@ -101,6 +101,17 @@ impl Broker {
         }
         self.replicas.sync_with_image(image, &effective)?;
         self.sync_group_partitions(image);
+        self.groups.update_topics(
+            image
+                .topics
+                .values()
+                .map(|t| sluice_group::TopicMetadata {
+                    name: t.name.clone(),
+                    topic_id: t.topic_id,
+                    partitions: t.partitions.len() as i32,
+                })
+                .collect(),
+        );
         Ok(())
     }
 
@@ -289,5 +300,22 @@ pub fn group_config(config: &BrokerConfig) -> GroupConfig {
             int("offsets.commit.timeout.ms", 5000).max(1) as u64,
         ),
         max_queued_appends: d.max_queued_appends,
+        consumer_heartbeat_interval_ms: int("group.consumer.heartbeat.interval.ms", 5000).max(1)
+            as i32,
+        consumer_session_timeout_ms: int("group.consumer.session.timeout.ms", 45000).max(1) as i32,
+        consumer_max_size: int("group.consumer.max.size", i32::MAX as i64).max(1) as usize,
+        consumer_assignors: config
+            .get("group.consumer.assignors")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|v| !v.is_empty())
+            .unwrap_or(d.consumer_assignors),
+        consumer_protocol_enabled: config
+            .get("group.coordinator.rebalance.protocols")
+            .is_none_or(|v| v.split(',').any(|s| s.trim() == "consumer")),
     }
 }

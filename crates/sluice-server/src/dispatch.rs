@@ -176,6 +176,12 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
         RequestKind::OffsetDelete(r) => Some(ResponseKind::OffsetDelete(
             handlers::offset_delete::handle(&ctx, r).await,
         )),
+        RequestKind::ConsumerGroupHeartbeat(r) => Some(ResponseKind::ConsumerGroupHeartbeat(
+            handlers::consumer_group_heartbeat::handle(&ctx, r).await,
+        )),
+        RequestKind::ConsumerGroupDescribe(r) => Some(ResponseKind::ConsumerGroupDescribe(
+            handlers::consumer_group_describe::handle(&ctx, r).await,
+        )),
         other => {
             // Advertised but not routed would be a bug in the version table.
             tracing::error!(

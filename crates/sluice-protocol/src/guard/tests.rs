@@ -98,6 +98,72 @@ fn huge_compact_lengths_are_rejected() {
     assert!(matches!(got, Err(GuardError::Malformed { .. })), "{got:?}");
 }
 
+/// KIP-848 ConsumerGroupHeartbeat as librdkafka sends it (v1, client-generated member id,
+/// null subscription and owned partitions on a plain heartbeat) decodes; a hostile compact
+/// count in `topic_partitions` (or its partitions) is refused before the crate sees it.
+#[test]
+fn consumer_group_heartbeat_bodies() {
+    use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
+    use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, GroupId, TopicName};
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+
+    let join = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("g")))
+        .with_member_id(StrBytes::from_static_str("+A08L4frQJe0KZ17UFWFDA"))
+        .with_rebalance_timeout_ms(300_000)
+        .with_subscribed_topic_names(Some(vec![TopicName(StrBytes::from_static_str("t"))]))
+        .with_subscribed_topic_regex(Some(StrBytes::from_static_str("t.*")))
+        .with_topic_partitions(Some(vec![TopicPartitions::default()
+            .with_topic_id(uuid::Uuid::from_u128(7))
+            .with_partitions(vec![0, 1, 2])]));
+    let mut buf = BytesMut::new();
+    join.encode(&mut buf, 1).unwrap();
+    let got = decode_request(68, 1, buf.freeze());
+    assert!(
+        matches!(got, Ok(kafka_protocol::messages::RequestKind::ConsumerGroupHeartbeat(ref r)) if *r == join),
+        "{got:?}"
+    );
+
+    let beat = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("g")))
+        .with_member_id(StrBytes::from_static_str("m"))
+        .with_member_epoch(3)
+        .with_rebalance_timeout_ms(-1);
+    let mut buf = BytesMut::new();
+    beat.encode(&mut buf, 0).unwrap();
+    assert!(decode_request(68, 0, buf.freeze()).is_ok());
+
+    // group "g", member "m", epoch, null instance and rack, timeout, null names, null
+    // regex (v1), null assignor, then a topic_partitions count of 2^32 - 2.
+    let mut body = vec![
+        2, b'g', 2, b'm', 0, 0, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0,
+    ];
+    body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+    let got = decode_request(68, 1, Bytes::from(body));
+    assert!(
+        matches!(
+            got,
+            Err(GuardError::Malformed {
+                field: "topic_partitions",
+                ..
+            })
+        ),
+        "{got:?}"
+    );
+    // ConsumerGroupDescribe with a group_ids count far beyond the body.
+    let got = decode_request(69, 0, Bytes::from_static(&[0xff, 0xff, 0xff, 0x7f, 0]));
+    assert!(
+        matches!(
+            got,
+            Err(GuardError::Malformed {
+                field: "group_ids",
+                ..
+            })
+        ),
+        "{got:?}"
+    );
+}
+
 /// A known tagged field whose value is shorter than it claims would make kafka-protocol read
 /// past it (it ignores the size); the guard refuses the mismatch.
 #[test]

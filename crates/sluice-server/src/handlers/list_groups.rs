@@ -1,6 +1,6 @@
 //! ListGroups (v0–5): the groups of the `__consumer_offsets` partitions this node leads;
-//! v4+ filter by state, v5+ by group type (every group here is "classic"). State from v4,
-//! type from v5.
+//! v4+ filter by state, v5+ by group type ("classic" or "consumer", KIP-848). State from v4
+//! (consumer groups: Empty/Assigning/Reconciling/Stable), type from v5.
 
 use sluice_protocol::kafka_protocol::messages::list_groups_response::ListedGroup;
 use sluice_protocol::kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
@@ -19,14 +19,17 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> Lis
     } else {
         Vec::new()
     };
-    let classic_wanted = v < 5
-        || request.types_filter.is_empty()
-        || request
-            .types_filter
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case("classic"));
+    let types: Vec<String> = if v >= 5 {
+        request.types_filter.iter().map(|t| t.to_string()).collect()
+    } else {
+        Vec::new()
+    };
     let r = ctx.broker.groups.list_groups(&states).await;
-    let groups = if classic_wanted { r.groups } else { Vec::new() };
+    let groups: Vec<_> = r
+        .groups
+        .into_iter()
+        .filter(|g| types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(&g.group_type)))
+        .collect();
     ListGroupsResponse::default()
         .with_error_code(r.error)
         .with_groups(
@@ -40,7 +43,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> Lis
                         out = out.with_group_state(str_bytes(g.state));
                     }
                     if v >= 5 {
-                        out = out.with_group_type(str_bytes("classic"));
+                        out = out.with_group_type(str_bytes(g.group_type));
                     }
                     out
                 })

@@ -1,7 +1,8 @@
 //! OffsetFetch: v1–7 fetch one group (v2+: a null topic list means every committed
 //! partition, and a top-level error code exists), v8+ a batch of groups. Unknown groups and
 //! uncommitted partitions answer offset -1 with no error (clients treat GROUP_ID_NOT_FOUND
-//! as fatal). v1 has no group-level error: it is reported on every requested partition.
+//! as fatal). v9: members of KIP-848 consumer groups are checked (UNKNOWN_MEMBER_ID,
+//! STALE_MEMBER_EPOCH) before their offsets are returned. v1 has no group-level error: it is reported on every requested partition.
 
 use sluice_group::OffsetFetchResult;
 use sluice_protocol::kafka_protocol::messages::offset_fetch_response::{
@@ -30,6 +31,24 @@ pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> Of
                     })
                     .collect::<Vec<_>>()
             });
+            // v9: members of consumer-protocol groups fetch with their member epoch.
+            let member_error = if v >= 9 {
+                ctx.broker.groups.validate_offset_fetch(
+                    g.group_id.0.as_str(),
+                    g.member_id.as_ref().map(|m| m.as_str()),
+                    g.member_epoch,
+                )
+            } else {
+                0
+            };
+            if member_error != 0 {
+                groups.push(
+                    OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(member_error),
+                );
+                continue;
+            }
             let r = ctx
                 .broker
                 .groups
