@@ -193,3 +193,33 @@ def assert_same(got: list[Got], sent: list[Rec], first_offset: int = 0, partitio
         assert g.value == s.value, f"{where}: value differs ({None if g.value is None else len(g.value)} vs {None if s.value is None else len(s.value)} bytes)"
         assert g.headers == s.headers, f"{where}: headers {g.headers} != sent {s.headers}"
         assert g.timestamp == s.timestamp, f"{where}: timestamp {g.timestamp} != sent CreateTime {s.timestamp}"
+
+
+def poll_ok(c: Consumer, timeout: float):
+    """One poll: the message, or None for nothing / partition EOF; fails on any other error."""
+    m = c.poll(timeout)
+    if m is None:
+        return None
+    if m.error():
+        if m.error().code() == KafkaError._PARTITION_EOF:
+            return None
+        raise AssertionError(f"consumer error: {m.error()}")
+    return m
+
+
+def records(n: int, tag: str) -> list[Rec]:
+    """n keyed records `k<i>` → `<tag>-<i>` stamped now."""
+    now = int(time.time() * 1000)
+    return [Rec(f"k{i}".encode(), f"{tag}-{i}".encode(), (), now) for i in range(n)]
+
+
+def consume_n(c: Consumer, n: int, timeout: float = 60) -> list:
+    """Polls until n messages arrived (bounded by `timeout`)."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < n:
+        assert time.monotonic() < deadline, f"consumed {len(out)} of {n} records in {timeout}s"
+        m = poll_ok(c, 0.5)
+        if m is not None:
+            out.append(m)
+    return out

@@ -14,7 +14,7 @@ import time
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from helpers import Rec, admin_client, create_topic, produce, unique
+from helpers import Rec, admin_client, consume_n, create_topic, poll_ok, produce, records, unique
 
 # A short heartbeat interval keeps reconciliation quick; the protocol is unchanged.
 FAST = {"group.consumer.heartbeat.interval.ms": "500", "group.initial.rebalance.delay.ms": "200"}
@@ -45,20 +45,8 @@ def classic_consumer(bootstrap: str, group: str) -> Consumer:
     })
 
 
-def poll_ok(c: Consumer, timeout: float):
-    m = c.poll(timeout)
-    if m is None:
-        return None
-    if m.error():
-        if m.error().code() == KafkaError._PARTITION_EOF:
-            return None
-        raise AssertionError(f"consumer error: {m.error()}")
-    return m
 
 
-def records(n: int, tag: str) -> list[Rec]:
-    now = int(time.time() * 1000)
-    return [Rec(f"k{i}".encode(), f"{tag}-{i}".encode(), (), now) for i in range(n)]
 
 
 def produce_spread(bootstrap: str, topic: str, partitions: int, per_partition: int, tag: str) -> dict:
@@ -70,15 +58,6 @@ def produce_spread(bootstrap: str, topic: str, partitions: int, per_partition: i
     return sent
 
 
-def consume_n(c: Consumer, n: int, timeout: float = 60) -> list:
-    out = []
-    deadline = time.monotonic() + timeout
-    while len(out) < n:
-        assert time.monotonic() < deadline, f"consumed {len(out)} of {n} records in {timeout}s"
-        m = poll_ok(c, 0.5)
-        if m is not None:
-            out.append(m)
-    return out
 
 
 def wait_assignment(consumers: list[Consumer], partitions: int, sizes: list[int] | None = None,

@@ -12,7 +12,7 @@ import time
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from helpers import Rec, admin_client, create_topic, produce, unique
+from helpers import Rec, admin_client, consume_n, create_topic, poll_ok, produce, records, unique
 
 # A short initial rebalance delay keeps the tests quick; the protocol is unchanged.
 GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "200"}
@@ -32,31 +32,10 @@ def group_consumer(bootstrap: str, group: str, extra: dict | None = None) -> Con
     return Consumer(conf)
 
 
-def poll_ok(c: Consumer, timeout: float):
-    m = c.poll(timeout)
-    if m is None:
-        return None
-    if m.error():
-        if m.error().code() == KafkaError._PARTITION_EOF:
-            return None
-        raise AssertionError(f"consumer error: {m.error()}")
-    return m
 
 
-def records(n: int, tag: str) -> list[Rec]:
-    now = int(time.time() * 1000)
-    return [Rec(f"k{i}".encode(), f"{tag}-{i}".encode(), (), now) for i in range(n)]
 
 
-def consume_n(c: Consumer, n: int, timeout: float = 60) -> list:
-    out = []
-    deadline = time.monotonic() + timeout
-    while len(out) < n:
-        assert time.monotonic() < deadline, f"consumed {len(out)} of {n} records in {timeout}s"
-        m = poll_ok(c, 0.5)
-        if m is not None:
-            out.append(m)
-    return out
 
 
 @pytest.mark.parametrize("fresh_broker", [GROUP_OVERRIDES], indirect=True, ids=["short-delay"])
