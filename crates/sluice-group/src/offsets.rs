@@ -339,47 +339,35 @@ impl GroupCoordinator {
             let Some(g) = st.groups(partition).and_then(|m| m.get_mut(group_id)) else {
                 return top(codes::GROUP_ID_NOT_FOUND);
             };
-            let mut results = Vec::new();
+            if g.state == GroupState::Dead {
+                return top(codes::GROUP_ID_NOT_FOUND);
+            }
+            // Topics members subscribe to keep their offsets: a consumer-protocol group with
+            // members names them in its heartbeats, a non-empty classic consumer group in its
+            // members' subscriptions; other non-empty classic groups cannot delete offsets.
             let consumer_subscribed = g
                 .consumer
                 .as_deref()
                 .filter(|cg| !cg.members.is_empty())
-                .map(|cg| {
-                    let topics = self.topics();
-                    consumer_subscribed_topics(cg, &topics)
-                });
-            let eligible: Vec<(String, i32)> = match g.state {
-                GroupState::Dead => return top(codes::GROUP_ID_NOT_FOUND),
-                _ if consumer_subscribed.is_some() => {
-                    let subscribed = consumer_subscribed.unwrap_or_default();
-                    let (subscribed, free): (Vec<_>, Vec<_>) = partitions
-                        .into_iter()
-                        .partition(|(t, _)| subscribed.contains(t));
-                    results.extend(subscribed.into_iter().map(|(topic, partition)| {
-                        PartitionError {
-                            topic,
-                            partition,
-                            error: codes::GROUP_SUBSCRIBED_TO_TOPIC,
-                        }
-                    }));
-                    free
-                }
-                GroupState::Empty => partitions,
-                _ if g.is_consumer_group() => {
-                    let (subscribed, free): (Vec<_>, Vec<_>) = partitions
-                        .into_iter()
-                        .partition(|(t, _)| g.is_subscribed_to(t));
-                    results.extend(subscribed.into_iter().map(|(topic, partition)| {
-                        PartitionError {
-                            topic,
-                            partition,
-                            error: codes::GROUP_SUBSCRIBED_TO_TOPIC,
-                        }
-                    }));
-                    free
-                }
-                _ => return top(codes::NON_EMPTY_GROUP),
+                .map(|cg| consumer_subscribed_topics(cg, &self.topics()));
+            let classic_members = g.state != GroupState::Empty;
+            if consumer_subscribed.is_none() && classic_members && !g.is_consumer_group() {
+                return top(codes::NON_EMPTY_GROUP);
+            }
+            let is_subscribed = |topic: &str| match &consumer_subscribed {
+                Some(topics) => topics.contains(topic),
+                None => classic_members && g.is_subscribed_to(topic),
             };
+            let (subscribed, eligible): (Vec<_>, Vec<_>) =
+                partitions.into_iter().partition(|(t, _)| is_subscribed(t));
+            let mut results: Vec<PartitionError> = subscribed
+                .into_iter()
+                .map(|(topic, partition)| PartitionError {
+                    topic,
+                    partition,
+                    error: codes::GROUP_SUBSCRIBED_TO_TOPIC,
+                })
+                .collect();
             if eligible.is_empty() {
                 return OffsetDeleteResult {
                     error: codes::NONE,
