@@ -6,7 +6,20 @@ use std::collections::{BTreeMap, HashMap};
 
 use uuid::Uuid;
 
-use crate::records::{MetadataRecord, RESOURCE_BROKER, RESOURCE_TOPIC};
+use crate::records::{BrokerEndpoint, MetadataRecord, RESOURCE_BROKER, RESOURCE_TOPIC};
+
+/// A registered broker as the cluster knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerRegistration {
+    pub id: i32,
+    pub incarnation_id: Uuid,
+    /// The metadata offset of its registration (Kafka's broker epoch).
+    pub epoch: i64,
+    pub endpoints: Vec<BrokerEndpoint>,
+    pub rack: Option<String>,
+    /// Fenced brokers lead nothing and are left out of Metadata responses.
+    pub fenced: bool,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionInfo {
@@ -34,6 +47,8 @@ impl TopicInfo {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetadataImage {
+    /// Registered brokers by id.
+    pub brokers: BTreeMap<i32, BrokerRegistration>,
     pub topics: BTreeMap<String, TopicInfo>,
     pub topic_names: HashMap<Uuid, String>,
     /// Topic config overrides by topic name.
@@ -61,6 +76,15 @@ impl MetadataImage {
         self.topic_names.get(id).and_then(|n| self.topics.get(n))
     }
 
+    /// Ids of registered, unfenced brokers (those that may host leaders and new replicas).
+    pub fn live_brokers(&self) -> Vec<i32> {
+        self.brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .map(|b| b.id)
+            .collect()
+    }
+
     pub fn topic_config(&self, name: &str) -> BTreeMap<String, String> {
         self.topic_configs.get(name).cloned().unwrap_or_default()
     }
@@ -71,6 +95,16 @@ impl MetadataImage {
     /// the snapshot carries separately.
     pub fn to_records(&self) -> Vec<MetadataRecord> {
         let mut out = Vec::new();
+        for b in self.brokers.values() {
+            out.push(MetadataRecord::RegisterBroker {
+                broker_id: b.id,
+                incarnation_id: b.incarnation_id,
+                epoch: b.epoch,
+                endpoints: b.endpoints.clone(),
+                rack: b.rack.clone(),
+                fenced: b.fenced,
+            });
+        }
         for topic in self.topics.values() {
             out.push(MetadataRecord::Topic {
                 name: topic.name.clone(),
@@ -118,6 +152,44 @@ impl MetadataImage {
     pub fn apply(&mut self, offset: i64, record: &MetadataRecord) {
         self.last_offset = offset;
         match record {
+            MetadataRecord::RegisterBroker {
+                broker_id,
+                incarnation_id,
+                epoch,
+                endpoints,
+                rack,
+                fenced,
+            } => {
+                self.brokers.insert(
+                    *broker_id,
+                    BrokerRegistration {
+                        id: *broker_id,
+                        incarnation_id: *incarnation_id,
+                        epoch: *epoch,
+                        endpoints: endpoints.clone(),
+                        rack: rack.clone(),
+                        fenced: *fenced,
+                    },
+                );
+            }
+            MetadataRecord::UnregisterBroker { broker_id, epoch } => {
+                if self
+                    .brokers
+                    .get(broker_id)
+                    .is_some_and(|b| b.epoch == *epoch)
+                {
+                    self.brokers.remove(broker_id);
+                }
+            }
+            MetadataRecord::FenceBroker { broker_id, epoch }
+            | MetadataRecord::UnfenceBroker { broker_id, epoch } => {
+                let fence = matches!(record, MetadataRecord::FenceBroker { .. });
+                if let Some(b) = self.brokers.get_mut(broker_id) {
+                    if b.epoch == *epoch {
+                        b.fenced = fence;
+                    }
+                }
+            }
             MetadataRecord::Topic { name, topic_id } => {
                 self.topic_names.insert(*topic_id, name.clone());
                 self.topics.insert(
@@ -239,6 +311,18 @@ mod tests {
             }
         };
         let history = vec![
+            MetadataRecord::RegisterBroker {
+                broker_id: 1,
+                incarnation_id: a,
+                epoch: 0,
+                endpoints: vec![],
+                rack: None,
+                fenced: true,
+            },
+            MetadataRecord::UnfenceBroker {
+                broker_id: 1,
+                epoch: 0,
+            },
             MetadataRecord::Topic {
                 name: "a".into(),
                 topic_id: a,

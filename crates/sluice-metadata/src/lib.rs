@@ -3,6 +3,7 @@
 //! into records (validation, replica placement). Today a single node is its own controller;
 //! the Raft quorum (issue 4) replaces `MetadataLog` as the place records are committed.
 
+pub mod cluster;
 pub mod controller;
 pub mod image;
 pub mod log;
@@ -13,8 +14,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use controller::ControllerError;
-pub use image::{MetadataImage, PartitionInfo, TopicInfo};
-pub use records::MetadataRecord;
+pub use image::{BrokerRegistration, MetadataImage, PartitionInfo, TopicInfo};
+pub use records::{BrokerEndpoint, MetadataRecord};
 
 /// The committed metadata of this node: an append-only record log and the image built from it.
 pub struct MetadataStore {

@@ -1,5 +1,6 @@
-//! Metadata records: Kafka's metadata record kinds (TopicRecord, PartitionRecord,
-//! ConfigRecord, RemoveTopicRecord, ProducerIdsRecord) and their versioned binary encoding.
+//! Metadata records: Kafka's metadata record kinds (RegisterBrokerRecord, UnregisterBrokerRecord,
+//! FenceBrokerRecord, UnfenceBrokerRecord, TopicRecord, PartitionRecord, ConfigRecord,
+//! RemoveTopicRecord, ProducerIdsRecord) and their versioned binary encoding.
 //! Decoding is defensive: bytes come from disk (and later from the Raft log) and must never
 //! make this code panic.
 
@@ -10,8 +11,34 @@ use uuid::Uuid;
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 
+/// One listener of a registered broker.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BrokerEndpoint {
+    pub listener: String,
+    pub host: String,
+    pub port: i32,
+    /// Kafka's security protocol id (0 = PLAINTEXT, 1 = SSL, 2 = SASL_PLAINTEXT, 3 = SASL_SSL).
+    pub security_protocol: i16,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataRecord {
+    /// A broker (re-)registered: its endpoints and rack; a new registration starts fenced
+    /// (Kafka's RegisterBrokerRecord). `epoch` is the metadata offset it was written at.
+    RegisterBroker {
+        broker_id: i32,
+        incarnation_id: Uuid,
+        epoch: i64,
+        endpoints: Vec<BrokerEndpoint>,
+        rack: Option<String>,
+        fenced: bool,
+    },
+    /// The broker is gone from the cluster (Kafka's UnregisterBrokerRecord).
+    UnregisterBroker { broker_id: i32, epoch: i64 },
+    /// The broker missed its session (or shut down): it hosts no leaders (FenceBrokerRecord).
+    FenceBroker { broker_id: i32, epoch: i64 },
+    /// The broker caught up and may lead again (UnfenceBrokerRecord).
+    UnfenceBroker { broker_id: i32, epoch: i64 },
     /// A topic exists with this name and id (Kafka's TopicRecord).
     Topic { name: String, topic_id: Uuid },
     /// A partition's full state (Kafka's PartitionRecord; also used for changes).
@@ -50,10 +77,14 @@ pub enum DecodeError {
     Utf8,
 }
 
+const REGISTER_BROKER: u8 = 0;
+const UNREGISTER_BROKER: u8 = 1;
 const TOPIC: u8 = 2;
 const PARTITION: u8 = 3;
 const CONFIG: u8 = 4;
 const REMOVE_TOPIC: u8 = 9;
+const FENCE_BROKER: u8 = 7;
+const UNFENCE_BROKER: u8 = 8;
 const PRODUCER_IDS: u8 = 15;
 const VERSION: u8 = 0;
 
@@ -61,6 +92,9 @@ struct Writer(Vec<u8>);
 impl Writer {
     fn u8(&mut self, v: u8) {
         self.0.push(v)
+    }
+    fn i16(&mut self, v: i16) {
+        self.0.extend_from_slice(&v.to_be_bytes())
     }
     fn i32(&mut self, v: i32) {
         self.0.extend_from_slice(&v.to_be_bytes())
@@ -102,6 +136,10 @@ impl<'a> Reader<'a> {
     fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }
+    fn i16(&mut self) -> Result<i16, DecodeError> {
+        let b = self.take(2)?;
+        Ok(i16::from_be_bytes([b[0], b[1]]))
+    }
     fn i32(&mut self) -> Result<i32, DecodeError> {
         let b = self.take(4)?;
         Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
@@ -142,6 +180,47 @@ impl MetadataRecord {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(64));
         match self {
+            MetadataRecord::RegisterBroker {
+                broker_id,
+                incarnation_id,
+                epoch,
+                endpoints,
+                rack,
+                fenced,
+            } => {
+                w.u8(REGISTER_BROKER);
+                w.u8(VERSION);
+                w.i32(*broker_id);
+                w.uuid(incarnation_id);
+                w.i64(*epoch);
+                w.i32(endpoints.len() as i32);
+                for e in endpoints {
+                    w.str(&e.listener);
+                    w.str(&e.host);
+                    w.i32(e.port);
+                    w.i16(e.security_protocol);
+                }
+                w.opt_str(rack.as_deref());
+                w.u8(*fenced as u8);
+            }
+            MetadataRecord::UnregisterBroker { broker_id, epoch } => {
+                w.u8(UNREGISTER_BROKER);
+                w.u8(VERSION);
+                w.i32(*broker_id);
+                w.i64(*epoch);
+            }
+            MetadataRecord::FenceBroker { broker_id, epoch } => {
+                w.u8(FENCE_BROKER);
+                w.u8(VERSION);
+                w.i32(*broker_id);
+                w.i64(*epoch);
+            }
+            MetadataRecord::UnfenceBroker { broker_id, epoch } => {
+                w.u8(UNFENCE_BROKER);
+                w.u8(VERSION);
+                w.i32(*broker_id);
+                w.i64(*epoch);
+            }
             MetadataRecord::Topic { name, topic_id } => {
                 w.u8(TOPIC);
                 w.u8(VERSION);
@@ -206,6 +285,46 @@ impl MetadataRecord {
             return Err(DecodeError::Unknown(kind, version));
         }
         Ok(match kind {
+            REGISTER_BROKER => {
+                let broker_id = r.i32()?;
+                let incarnation_id = r.uuid()?;
+                let epoch = r.i64()?;
+                let n = r.i32()?;
+                // Each endpoint takes at least 14 bytes: refuse counts the input cannot hold.
+                if n < 0 || n as usize > r.0.len() / 14 {
+                    return Err(DecodeError::Truncated);
+                }
+                let endpoints = (0..n)
+                    .map(|_| {
+                        Ok(BrokerEndpoint {
+                            listener: r.str()?,
+                            host: r.str()?,
+                            port: r.i32()?,
+                            security_protocol: r.i16()?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, DecodeError>>()?;
+                MetadataRecord::RegisterBroker {
+                    broker_id,
+                    incarnation_id,
+                    epoch,
+                    endpoints,
+                    rack: r.opt_str()?,
+                    fenced: r.u8()? != 0,
+                }
+            }
+            UNREGISTER_BROKER => MetadataRecord::UnregisterBroker {
+                broker_id: r.i32()?,
+                epoch: r.i64()?,
+            },
+            FENCE_BROKER => MetadataRecord::FenceBroker {
+                broker_id: r.i32()?,
+                epoch: r.i64()?,
+            },
+            UNFENCE_BROKER => MetadataRecord::UnfenceBroker {
+                broker_id: r.i32()?,
+                epoch: r.i64()?,
+            },
             TOPIC => MetadataRecord::Topic {
                 name: r.str()?,
                 topic_id: r.uuid()?,
@@ -245,6 +364,31 @@ mod tests {
     fn every_kind_roundtrips_and_truncation_is_an_error() {
         let id = Uuid::new_v4();
         let all = vec![
+            MetadataRecord::RegisterBroker {
+                broker_id: 2,
+                incarnation_id: id,
+                epoch: 17,
+                endpoints: vec![BrokerEndpoint {
+                    listener: "PLAINTEXT".into(),
+                    host: "localhost".into(),
+                    port: 9092,
+                    security_protocol: 0,
+                }],
+                rack: Some("r1".into()),
+                fenced: true,
+            },
+            MetadataRecord::UnregisterBroker {
+                broker_id: 2,
+                epoch: 17,
+            },
+            MetadataRecord::FenceBroker {
+                broker_id: 2,
+                epoch: 17,
+            },
+            MetadataRecord::UnfenceBroker {
+                broker_id: 2,
+                epoch: 17,
+            },
             MetadataRecord::Topic {
                 name: "t".into(),
                 topic_id: id,

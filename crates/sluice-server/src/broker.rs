@@ -1,14 +1,21 @@
 //! The shared state of a running node that every handler sees: configuration, the metadata
-//! store (image + controller commit path), the replica manager, producer-id allocation and the
-//! advertised endpoints. Handlers get `&Broker`; nothing here knows about sockets.
+//! quorum and the image this broker applied, the controller commit path, the replica manager,
+//! producer-id allocation and the advertised endpoints. Handlers get `&Broker`; nothing here
+//! knows about sockets.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use sluice_config::BrokerConfig;
 use sluice_group::{GroupConfig, GroupCoordinator};
-use sluice_metadata::controller::{self, ControllerError, NewTopic};
-use sluice_metadata::{MetadataImage, MetadataRecord, MetadataStore};
+use sluice_metadata::controller::{self, NewTopic};
+use sluice_metadata::quorum::{Quorum, QuorumError};
+use sluice_metadata::{MetadataImage, MetadataRecord};
+use tokio::sync::watch;
+
+use crate::controller::ControllerState;
+use crate::rpc::{self, RpcClient};
 
 use crate::group_log::{self, CONSUMER_OFFSETS};
 use crate::replica_manager::ReplicaManager;
@@ -29,7 +36,19 @@ pub struct Broker {
     effective: std::sync::RwLock<Arc<BrokerConfig>>,
     pub node_id: i32,
     pub cluster_id: String,
-    pub metadata: MetadataStore,
+    /// This node's handle on the metadata quorum (every node is a voter today).
+    pub quorum: Arc<Quorum>,
+    /// Controller listener address of every voter.
+    pub voters: BTreeMap<i32, String>,
+    /// Identifies this process's registration (a restart registers a new incarnation).
+    pub incarnation_id: uuid::Uuid,
+    /// The image this broker applied last (handlers serve from it).
+    image: RwLock<Arc<MetadataImage>>,
+    /// Offset of that image, for waiting until a committed change is applied here.
+    applied: watch::Sender<i64>,
+    /// The active controller's in-memory state (heartbeat times); used only while leader.
+    pub(crate) controller: ControllerState,
+    rpc_clients: Mutex<HashMap<i32, Arc<RpcClient>>>,
     pub replicas: ReplicaManager,
     pub advertised: Vec<Endpoint>,
     /// The classic group coordinator over this node's `__consumer_offsets` partitions.
@@ -44,21 +63,30 @@ pub struct Broker {
 const PRODUCER_ID_BLOCK: i64 = 1000;
 
 impl Broker {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: BrokerConfig,
         node_id: i32,
         cluster_id: String,
-        metadata: MetadataStore,
+        quorum: Arc<Quorum>,
+        voters: BTreeMap<i32, String>,
         replicas: ReplicaManager,
         advertised: Vec<Endpoint>,
         groups: GroupCoordinator,
     ) -> Broker {
+        let (applied, _) = watch::channel(-1);
         Broker {
             effective: std::sync::RwLock::new(Arc::new(config.clone())),
             config,
             node_id,
             cluster_id,
-            metadata,
+            quorum,
+            voters,
+            incarnation_id: uuid::Uuid::new_v4(),
+            image: RwLock::new(Arc::new(MetadataImage::empty())),
+            applied,
+            controller: ControllerState::default(),
+            rpc_clients: Mutex::new(HashMap::new()),
             replicas,
             advertised,
             groups,
@@ -67,8 +95,78 @@ impl Broker {
         }
     }
 
+    /// The image this broker has applied (its partitions and caches match it).
     pub fn image(&self) -> Arc<MetadataImage> {
-        self.metadata.image()
+        match self.image.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Applies `image` (blocking: creates/deletes logs, loads groups) and publishes it to
+    /// handlers. Called by the node's single applier task, in log order.
+    pub fn install_image(&self, image: Arc<MetadataImage>) -> anyhow::Result<()> {
+        self.apply_image(&image)?;
+        let offset = image.last_offset;
+        match self.image.write() {
+            Ok(mut g) => *g = image,
+            Err(p) => *p.into_inner() = image,
+        }
+        self.applied.send_replace(offset);
+        Ok(())
+    }
+
+    /// Waits (bounded) until this broker applied the metadata offset `offset`.
+    pub async fn wait_applied(&self, offset: i64, timeout: Duration) -> bool {
+        let mut rx = self.applied.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|o| *o >= offset))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Whether this node is the active controller (the Raft leader).
+    pub fn is_active_controller(&self) -> bool {
+        self.quorum.is_leader()
+    }
+
+    /// The active controller's id as clients see it (-1 when unknown).
+    pub fn controller_id(&self) -> i32 {
+        self.quorum.leader().map_or(-1, |l| l as i32)
+    }
+
+    /// A connection to the active controller (None when no leader is known or it is us).
+    pub fn controller_client(&self) -> Option<Arc<RpcClient>> {
+        let leader = self.quorum.leader()? as i32;
+        if leader == self.node_id {
+            return None;
+        }
+        let addr = self.voters.get(&leader)?;
+        let mut clients = lock(&self.rpc_clients);
+        Some(
+            clients
+                .entry(leader)
+                .or_insert_with(|| Arc::new(RpcClient::new(addr.clone())))
+                .clone(),
+        )
+    }
+
+    /// Runs a Kafka request frame (header + body) on the active controller and returns its
+    /// complete response frame once this broker has applied what the controller committed.
+    pub async fn forward(&self, frame: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let client = self
+            .controller_client()
+            .ok_or_else(|| anyhow::anyhow!("no active controller known"))?;
+        let answer = client
+            .call(rpc::API_FORWARD, frame, Duration::from_secs(30))
+            .await?;
+        if answer.len() < 8 {
+            anyhow::bail!("short forward response");
+        }
+        let offset = i64::from_be_bytes(answer[..8].try_into().unwrap_or_default());
+        if !self.wait_applied(offset, Duration::from_secs(5)).await {
+            tracing::warn!(offset, "forwarded change not applied here within 5 s");
+        }
+        Ok(answer[8..].to_vec())
     }
 
     /// The config in force now: static settings plus dynamic broker configs.
@@ -152,14 +250,13 @@ impl Broker {
     }
 
     /// Creates `__consumer_offsets` if it does not exist yet (Kafka does this on the first
-    /// FindCoordinator). Ok(()) once it exists.
+    /// FindCoordinator), with replication factor min(offsets.topic.replication.factor, live
+    /// brokers). Ok(()) once it exists.
     pub async fn ensure_offsets_topic(self: &Arc<Self>) -> anyhow::Result<()> {
         if self.image().topic(CONSUMER_OFFSETS).is_some() {
             return Ok(());
         }
         let config = self.effective_config();
-        let live = self.live_brokers();
-        let rf = (config.offsets_topic_replication_factor.max(1) as usize).min(live.len().max(1));
         let segment_bytes = config
             .get_i64("offsets.topic.segment.bytes")
             .unwrap_or(104_857_600);
@@ -168,35 +265,149 @@ impl Broker {
             ("segment.bytes".to_string(), segment_bytes.to_string()),
             ("compression.type".to_string(), "producer".to_string()),
         ]);
-        let new = NewTopic {
-            name: CONSUMER_OFFSETS,
-            num_partitions: config.offsets_topic_num_partitions,
-            replication_factor: rf as i16,
-            assignments: None,
-            configs,
-        };
         match self
-            .controller_write(|image| {
-                controller::create_topic(image, &live, &new).map(|(_, _, r)| (r, ()))
-            })
+            .create_topic_internal(
+                CONSUMER_OFFSETS,
+                config.offsets_topic_num_partitions,
+                config.offsets_topic_replication_factor.max(1),
+                configs,
+            )
             .await?
         {
             Ok(()) => {
-                tracing::info!(
-                    partitions = new.num_partitions,
-                    replication_factor = rf,
-                    "created {CONSUMER_OFFSETS}"
-                );
+                tracing::info!("created {CONSUMER_OFFSETS}");
                 Ok(())
             }
-            Err(ControllerError::TopicAlreadyExists(_)) => Ok(()),
-            Err(e) => Err(anyhow::anyhow!("creating {CONSUMER_OFFSETS}: {e}")),
+            Err((36, _)) => Ok(()),
+            Err((code, msg)) => Err(anyhow::anyhow!(
+                "creating {CONSUMER_OFFSETS}: error {code}: {msg}"
+            )),
         }
     }
 
-    /// Brokers that can host replicas. One node today; the cluster issue registers more.
+    /// Creates a topic on behalf of the broker itself (auto-creation, internal topics): on the
+    /// active controller directly, elsewhere through a forwarded CreateTopics request. The
+    /// replication factor is capped at the number of live brokers (as Kafka does for internal
+    /// topics and auto-creation). Inner error: (Kafka error code, message).
+    pub async fn create_topic_internal(
+        self: &Arc<Self>,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+    ) -> anyhow::Result<Result<(), (i16, String)>> {
+        if self.is_active_controller() {
+            let done = self
+                .controller_write(|image| {
+                    let live = image.live_brokers();
+                    let rf = replication_factor.clamp(1, live.len().max(1) as i16);
+                    let new = NewTopic {
+                        name,
+                        num_partitions: partitions,
+                        replication_factor: rf,
+                        assignments: None,
+                        configs: configs.clone(),
+                    };
+                    controller::create_topic(image, &live, &new).map(|(_, _, r)| (r, ()))
+                })
+                .await?;
+            return Ok(done.map_err(|e| (e.kafka_code(), e.to_string())));
+        }
+        use sluice_protocol::kafka_protocol::messages::create_topics_request::{
+            CreatableTopic, CreatableTopicConfig,
+        };
+        use sluice_protocol::kafka_protocol::messages::{CreateTopicsRequest, TopicName};
+        let rf = replication_factor.clamp(1, self.live_brokers().len().max(1) as i16);
+        let topic = CreatableTopic::default()
+            .with_name(TopicName(crate::handlers::str_bytes(name.to_string())))
+            .with_num_partitions(partitions)
+            .with_replication_factor(rf)
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        CreatableTopicConfig::default()
+                            .with_name(crate::handlers::str_bytes(k.clone()))
+                            .with_value(Some(crate::handlers::str_bytes(v.clone())))
+                    })
+                    .collect(),
+            );
+        let request = CreateTopicsRequest::default()
+            .with_topics(vec![topic])
+            .with_timeout_ms(30_000);
+        let response = self.forward_request(&request, 7).await?;
+        let Some(t) = response.topics.first() else {
+            anyhow::bail!("empty CreateTopics response from the controller");
+        };
+        Ok(match t.error_code {
+            0 => Ok(()),
+            code => Err((
+                code,
+                t.error_message
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+            )),
+        })
+    }
+
+    /// Sends a Kafka request the broker built itself to the active controller (forwarded as a
+    /// client request would be) and decodes the answer.
+    pub async fn forward_request<R>(&self, request: &R, version: i16) -> anyhow::Result<R::Response>
+    where
+        R: sluice_protocol::kafka_protocol::protocol::Request,
+    {
+        use bytes::{Buf, BytesMut};
+        use sluice_protocol::kafka_protocol::messages::{RequestHeader, ResponseHeader};
+        use sluice_protocol::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+        let mut frame = BytesMut::new();
+        RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(0)
+            .with_client_id(Some(StrBytes::from_string(format!(
+                "broker-{}",
+                self.node_id
+            ))))
+            .encode(&mut frame, R::header_version(version))?;
+        request.encode(&mut frame, version)?;
+        let answer = self.forward(&frame).await?;
+        let mut buf = bytes::Bytes::from(answer);
+        if buf.len() < 4 {
+            anyhow::bail!("short response from the controller");
+        }
+        buf.advance(4);
+        let key = sluice_protocol::kafka_protocol::messages::ApiKey::try_from(R::KEY)
+            .map_err(|_| anyhow::anyhow!("unknown api key {}", R::KEY))?;
+        ResponseHeader::decode(&mut buf, key.response_header_version(version))?;
+        Ok(R::Response::decode(&mut buf, version)?)
+    }
+
+    /// Registered, unfenced brokers (those that can host new replicas and leaders).
     pub fn live_brokers(&self) -> Vec<i32> {
-        vec![self.node_id]
+        self.image().live_brokers()
+    }
+
+    /// Live brokers with their endpoint for `listener` (the listener a request arrived on):
+    /// (id, host, port, rack) — what Metadata and DescribeCluster list.
+    pub fn broker_endpoints(
+        &self,
+        image: &MetadataImage,
+        listener: &str,
+    ) -> Vec<(i32, String, i32, Option<String>)> {
+        image
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .filter_map(|b| {
+                let e = b
+                    .endpoints
+                    .iter()
+                    .find(|e| e.listener == listener)
+                    .or_else(|| b.endpoints.first())?;
+                Some((b.id, e.host.clone(), e.port, b.rack.clone()))
+            })
+            .collect()
     }
 
     /// The endpoint to advertise for the listener a request arrived on (falls back to the
@@ -208,20 +419,29 @@ impl Broker {
             .or_else(|| self.advertised.first())
     }
 
-    /// Commits metadata records (fsync, off the async workers) and brings the local replicas
-    /// in line with the new image (creating or deleting partition logs).
+    /// Commits metadata records through the quorum (this node must be the active
+    /// controller) and returns once this broker applied them (logs created or deleted).
     pub async fn commit(
         self: &Arc<Self>,
         records: Vec<MetadataRecord>,
     ) -> anyhow::Result<Arc<MetadataImage>> {
-        let this = self.clone();
-        let image = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let image = this.metadata.commit(records)?;
-            this.apply_image(&image)?;
-            Ok(image)
-        })
-        .await??;
-        Ok(image)
+        let image = match self.quorum.propose(&records).await {
+            Ok(image) => image,
+            Err(QuorumError::NotLeader(leader)) => {
+                anyhow::bail!(NotController(leader.map(|l| l as i32)))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !self
+            .wait_applied(image.last_offset, Duration::from_secs(30))
+            .await
+        {
+            anyhow::bail!(
+                "metadata offset {} not applied within 30 s",
+                image.last_offset
+            );
+        }
+        Ok(self.image())
     }
 
     /// Runs a controller operation: `f` validates against the current image and returns the
@@ -272,6 +492,11 @@ impl Broker {
         self.image().topic_config(topic)
     }
 }
+
+/// A controller operation reached a node that is not the active controller.
+#[derive(Debug, thiserror::Error)]
+#[error("this node is not the active controller (controller: {0:?})")]
+pub struct NotController(pub Option<i32>);
 
 /// Locks a std mutex, recovering from poisoning (a panicked holder cannot corrupt the plain
 /// data these mutexes guard).

@@ -20,11 +20,34 @@ use crate::broker::Broker;
 use crate::fetch_response::{self, Chunk, FetchReply};
 use crate::handlers;
 use crate::replica_manager::codes;
+use crate::rpc;
+use sluice_metadata::quorum::{handle_rpc, RAFT_API_KEYS};
 
 /// Where a request came from.
 pub struct ConnectionContext {
     pub listener: String,
     pub peer: SocketAddr,
+    /// A controller listener: the private broker↔controller and Raft APIs are served here.
+    pub controller: bool,
+    /// A request another broker forwarded to us as the active controller: never forward it
+    /// again.
+    pub forwarded: bool,
+}
+
+/// APIs whose work is the active controller's: other brokers forward them (Kafka's
+/// forwarding, KIP-590). InitProducerId is forwarded because the controller hands out
+/// producer id blocks.
+fn is_controller_api(api_key: i16) -> bool {
+    [
+        ApiKey::CreateTopics,
+        ApiKey::DeleteTopics,
+        ApiKey::CreatePartitions,
+        ApiKey::AlterConfigs,
+        ApiKey::IncrementalAlterConfigs,
+        ApiKey::InitProducerId,
+    ]
+    .iter()
+    .any(|k| *k as i16 == api_key)
 }
 
 /// What the connection should do with a request.
@@ -47,6 +70,12 @@ pub struct RequestContext<'a> {
 }
 
 pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame: Bytes) -> Outcome {
+    if frame.len() >= 2 && rpc::is_private(i16::from_be_bytes([frame[0], frame[1]])) {
+        if !conn.controller {
+            return Outcome::Close("private api key on a client listener".into());
+        }
+        return handle_private(broker, conn, &frame).await;
+    }
     let (header, header_len) = match guard::decode_request_header(&frame) {
         Ok(h) => h,
         Err(e @ (GuardError::UnsupportedApiKey { .. } | GuardError::UnsupportedVersion { .. })) => {
@@ -82,6 +111,15 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
             "unsupported api key {api_key} version {version} (client {:?})",
             header.client_id.as_deref()
         ));
+    }
+    if is_controller_api(api_key) && !conn.forwarded && !broker.is_active_controller() {
+        return match broker.forward(&frame).await {
+            Ok(response) => Outcome::Respond(vec![Chunk::Bytes(Bytes::from(response))]),
+            Err(e) => {
+                tracing::warn!(api_key, error = %e, "forwarding to the controller failed");
+                Outcome::Close(format!("forwarding to the controller failed: {e}"))
+            }
+        };
     }
     let body = frame.slice(header_len.min(frame.len())..);
     let request = match guard::decode_request(api_key, version, body) {
@@ -195,6 +233,82 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
     match response {
         Some(r) => encode_response(api_key, version, header.correlation_id, &r),
         None => Outcome::NoResponse,
+    }
+}
+
+/// The private broker↔controller APIs (`rpc.rs`) and Raft RPCs, on controller listeners.
+async fn handle_private(broker: &Arc<Broker>, conn: &ConnectionContext, frame: &[u8]) -> Outcome {
+    let Some((api_key, correlation, payload)) = rpc::parse_request(frame) else {
+        return Outcome::Close("malformed private request".into());
+    };
+    let ok = |payload: Vec<u8>| {
+        Outcome::Respond(vec![Chunk::Bytes(Bytes::from(rpc::response_frame(
+            correlation,
+            rpc::STATUS_OK,
+            &payload,
+        )))])
+    };
+    let err = |msg: String| {
+        Outcome::Respond(vec![Chunk::Bytes(Bytes::from(rpc::response_frame(
+            correlation,
+            rpc::STATUS_ERROR,
+            msg.as_bytes(),
+        )))])
+    };
+    if RAFT_API_KEYS.contains(&api_key) {
+        let body = handle_rpc(broker.quorum.raft(), api_key, payload).await;
+        let mut out = Vec::with_capacity(body.len() + 8);
+        out.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+        out.extend_from_slice(&correlation.to_be_bytes());
+        out.extend_from_slice(&body);
+        return Outcome::Respond(vec![Chunk::Bytes(Bytes::from(out))]);
+    }
+    match api_key {
+        rpc::API_FORWARD => {
+            let inner = ConnectionContext {
+                listener: broker
+                    .advertised
+                    .first()
+                    .map(|e| e.listener.clone())
+                    .unwrap_or_default(),
+                peer: conn.peer,
+                controller: false,
+                forwarded: true,
+            };
+            let outcome = Box::pin(handle_frame(
+                broker,
+                &inner,
+                Bytes::copy_from_slice(payload),
+            ))
+            .await;
+            match outcome {
+                Outcome::Respond(chunks) => {
+                    let mut out = broker.image().last_offset.to_be_bytes().to_vec();
+                    for c in chunks {
+                        match c {
+                            Chunk::Bytes(b) => out.extend_from_slice(&b),
+                            Chunk::File(_) => return err("file chunks cannot be forwarded".into()),
+                        }
+                    }
+                    ok(out)
+                }
+                Outcome::NoResponse => err("forwarded request has no response".into()),
+                Outcome::Close(reason) => err(reason),
+            }
+        }
+        rpc::API_BROKER_HEARTBEAT => match rpc::decode(payload) {
+            Ok(req) => ok(rpc::encode(
+                &crate::controller::handle_heartbeat(broker, req).await,
+            )),
+            Err(e) => err(format!("bad heartbeat: {e}")),
+        },
+        rpc::API_ALTER_PARTITION => match rpc::decode(payload) {
+            Ok(req) => ok(rpc::encode(
+                &crate::controller::handle_alter_partition(broker, req).await,
+            )),
+            Err(e) => err(format!("bad AlterPartition: {e}")),
+        },
+        other => Outcome::Close(format!("unknown private api key {other}")),
     }
 }
 

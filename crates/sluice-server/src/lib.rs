@@ -3,13 +3,16 @@
 //! `Node::start` brings it up; `Node::shutdown` takes it down gracefully.
 
 pub mod broker;
+pub mod controller;
 pub mod dispatch;
 pub mod fetch_response;
 pub mod group_log;
 pub mod handlers;
+pub mod lifecycle;
 pub mod network;
 pub mod node;
 pub mod replica_manager;
+pub mod rpc;
 mod sendfile;
 
 pub use node::Node;

@@ -94,8 +94,13 @@ async fn handle_connection(
         Ok::<(), std::io::Error>(())
     });
     let ctx = dispatch::ConnectionContext {
+        controller: broker
+            .config
+            .controller_listener_names
+            .contains(&listener_name),
         listener: listener_name,
         peer,
+        forwarded: false,
     };
     let result = loop {
         let mut len_buf = [0u8; 4];

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sluice_config::BrokerConfig;
+use sluice_metadata::quorum::{Quorum, QuorumConfig};
 use sluice_metadata::MetadataStore;
 use sluice_storage::LogManager;
 use tokio::net::TcpListener;
@@ -20,9 +21,12 @@ use crate::broker::{group_config, Broker, Endpoint};
 use crate::group_log::ReplicaGroupLog;
 use crate::network::{self, tokio_util_tracker::Tracker};
 use crate::replica_manager::ReplicaManager;
+use crate::{controller, lifecycle};
 
 /// How long shutdown waits for open connections to finish their in-flight request.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the controller to move this broker's leaderships away.
+const CONTROLLED_SHUTDOWN: Duration = Duration::from_secs(10);
 
 pub struct Node {
     broker: Arc<Broker>,
@@ -33,35 +37,31 @@ pub struct Node {
 }
 
 impl Node {
-    /// Brings the node up; returns once every listener is bound and serving.
+    /// Brings the node up: opens the logs, starts the metadata quorum, applies the image,
+    /// binds every listener (the controller listener serves at once: peers need it for Raft),
+    /// registers with the active controller and, once unfenced, serves clients.
     pub async fn start(config: BrokerConfig) -> anyhow::Result<Node> {
         let started = std::time::Instant::now();
         let node_id = config.node_id;
         let dirs = config.log_dirs.clone();
-        let metadata_dir = config.metadata_log_dir.clone();
         let cfg = config.clone();
-        let (logs, metadata) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let metadata = MetadataStore::open(&metadata_dir)
-                .with_context(|| format!("opening metadata log in {}", metadata_dir.display()))?;
-            let image = metadata.image();
-            let topic_config = |topic: &str| {
-                sluice_config::topic_log_config(&cfg, &image.topic_config(topic))
-                    .unwrap_or_else(|_| cfg.log_config())
-            };
-            let logs = LogManager::open(&dirs, node_id, None, cfg.log_config(), topic_config)
-                .with_context(|| format!("opening log dirs {dirs:?}"))?;
-            Ok((logs, metadata))
+        let logs = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            // Topic configs come from the image, applied right after start: open with the
+            // broker defaults; `sync_with_image` sets each log's config.
+            let logs =
+                LogManager::open(&dirs, node_id, None, cfg.log_config(), |_| cfg.log_config())
+                    .with_context(|| format!("opening log dirs {dirs:?}"))?;
+            Ok(logs)
         })
         .await??;
         let cluster_id = logs.cluster_id();
         let replicas = ReplicaManager::new(logs, node_id);
 
+        // Listeners: bound now (advertised port 0 means the bound one, and registration
+        // carries the advertised endpoints); client listeners serve once unfenced.
         let mut listeners = Vec::new();
         let mut bound = Vec::new();
         for l in &config.listeners {
-            if config.controller_listener_names.contains(&l.listener_name) {
-                continue;
-            }
             let addr = format!("{}:{}", l.host, l.port);
             let listener = TcpListener::bind(&addr)
                 .await
@@ -70,32 +70,8 @@ impl Node {
             bound.push((l.listener_name.clone(), local));
             listeners.push((l.listener_name.clone(), listener));
         }
-        let advertised = config
-            .advertised_listeners
-            .iter()
-            .map(|e| {
-                // An advertised port 0 means "whatever we bound" (tests use ephemeral ports).
-                let port = if e.port == 0 {
-                    bound
-                        .iter()
-                        .find(|(n, _)| *n == e.listener_name)
-                        .map(|(_, a)| a.port() as i32)
-                        .unwrap_or(0)
-                } else {
-                    e.port as i32
-                };
-                Endpoint {
-                    listener: e.listener_name.clone(),
-                    // Kafka advertises the canonical host name for a wildcard bind.
-                    host: if e.host == "0.0.0.0" || e.host.is_empty() {
-                        "localhost".to_string()
-                    } else {
-                        e.host.clone()
-                    },
-                    port,
-                }
-            })
-            .collect();
+        let advertised = advertised_endpoints(&config, &bound);
+        let (quorum, voters) = start_quorum(&config, &bound).await?;
         let broker = Arc::new_cyclic(|weak| {
             let groups = GroupCoordinator::new(
                 group_config(&config),
@@ -105,7 +81,8 @@ impl Node {
                 config.clone(),
                 node_id,
                 cluster_id.clone(),
-                metadata,
+                quorum.clone(),
+                voters,
                 replicas,
                 advertised,
                 groups,
@@ -113,11 +90,8 @@ impl Node {
         });
         {
             let b = broker.clone();
-            tokio::task::spawn_blocking(move || {
-                let image = b.image();
-                b.apply_image(&image)
-            })
-            .await??;
+            let image = quorum.image();
+            tokio::task::spawn_blocking(move || b.install_image(image)).await??;
         }
         broker
             .replicas
@@ -130,6 +104,37 @@ impl Node {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let connections = Tracker::default();
         let mut tasks = Vec::new();
+        let (controller_listeners, client_listeners): (Vec<_>, Vec<_>) = listeners
+            .into_iter()
+            .partition(|(name, _)| config.controller_listener_names.contains(name));
+        for (name, listener) in controller_listeners {
+            tasks.push(tokio::spawn(network::serve(
+                listener,
+                name,
+                broker.clone(),
+                shutdown_rx.clone(),
+                connections.clone(),
+            )));
+        }
+        tasks.push(tokio::spawn(lifecycle::applier_task(
+            broker.clone(),
+            quorum.subscribe(),
+            shutdown_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(controller::session_task(
+            broker.clone(),
+            shutdown_rx.clone(),
+        )));
+        if broker.voters.len() == 1 {
+            // A lone voter leads at once instead of after an election timeout.
+            let _ = quorum.raft().trigger().elect().await;
+            import_legacy_metadata(&broker).await?;
+        }
+        tasks.push(tokio::spawn(lifecycle::heartbeat_task(
+            broker.clone(),
+            shutdown_rx.clone(),
+        )));
+        lifecycle::wait_unfenced(&broker).await;
         tasks.push(tokio::spawn(expire_offsets_task(
             broker.clone(),
             config
@@ -138,7 +143,7 @@ impl Node {
                 .max(1) as u64,
             shutdown_rx.clone(),
         )));
-        for (name, listener) in listeners {
+        for (name, listener) in client_listeners {
             tasks.push(tokio::spawn(network::serve(
                 listener,
                 name,
@@ -151,6 +156,7 @@ impl Node {
             node_id,
             cluster_id = %cluster_id,
             listeners = ?bound,
+            controller = ?quorum.leader(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Sluice node started"
         );
@@ -170,8 +176,10 @@ impl Node {
 
     /// First bound client address, as `host:port`.
     pub fn bootstrap(&self) -> String {
+        let controllers = &self.broker.config.controller_listener_names;
         self.bound
-            .first()
+            .iter()
+            .find(|(n, _)| !controllers.contains(n))
             .map(|(_, a)| a.to_string())
             .unwrap_or_default()
     }
@@ -183,11 +191,13 @@ impl Node {
     /// Graceful shutdown: stop accepting, finish in-flight requests, flush, checkpoint.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("shutting down");
+        lifecycle::controlled_shutdown(&self.broker, CONTROLLED_SHUTDOWN).await;
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
         }
         self.connections.wait_idle(SHUTDOWN_DRAIN).await;
+        self.broker.quorum.shutdown().await;
         let broker = self.broker.clone();
         tokio::task::spawn_blocking(move || broker.replicas.log_manager().shutdown()).await??;
         tracing::info!("shutdown complete");
@@ -220,4 +230,125 @@ async fn expire_offsets_task(
             }
         }
     }
+}
+
+/// Endpoints clients are told to use: `advertised.listeners`, with port 0 meaning the bound
+/// port (tests use ephemeral ports) and a wildcard host advertised as `localhost`.
+fn advertised_endpoints(config: &BrokerConfig, bound: &[(String, SocketAddr)]) -> Vec<Endpoint> {
+    config
+        .advertised_listeners
+        .iter()
+        .map(|e| {
+            let port = if e.port == 0 {
+                bound
+                    .iter()
+                    .find(|(n, _)| *n == e.listener_name)
+                    .map(|(_, a)| a.port() as i32)
+                    .unwrap_or(0)
+            } else {
+                e.port as i32
+            };
+            Endpoint {
+                listener: e.listener_name.clone(),
+                host: if e.host == "0.0.0.0" || e.host.is_empty() {
+                    "localhost".to_string()
+                } else {
+                    e.host.clone()
+                },
+                port,
+            }
+        })
+        .collect()
+}
+
+/// Starts this node's member of the metadata quorum in `<metadata.log.dir>/__cluster_metadata-0`.
+/// Voters come from `controller.quorum.voters`; without it the node is a quorum of one (the
+/// embedded default). Returns the quorum and the voters' controller addresses.
+async fn start_quorum(
+    config: &BrokerConfig,
+    bound: &[(String, SocketAddr)],
+) -> anyhow::Result<(Arc<Quorum>, std::collections::BTreeMap<i32, String>)> {
+    use std::collections::BTreeMap;
+    let node_id = config.node_id;
+    let mut voters: BTreeMap<i32, String> = config
+        .controller_quorum_voters
+        .iter()
+        .map(|v| (v.id, format!("{}:{}", v.host, v.port)))
+        .collect();
+    if voters.is_empty() {
+        if !config.controller_quorum_bootstrap_servers.is_empty() {
+            anyhow::bail!(
+                "controller.quorum.bootstrap.servers without controller.quorum.voters is not supported yet: \
+                 list the voters in controller.quorum.voters (id@host:port,...)"
+            );
+        }
+        // A quorum of one: our own controller listener if any (no peer ever dials it).
+        let own = bound
+            .iter()
+            .find(|(n, _)| config.controller_listener_names.contains(n))
+            .or_else(|| bound.first())
+            .map(|(_, a)| a.to_string())
+            .unwrap_or_else(|| "127.0.0.1:0".into());
+        voters.insert(node_id, own);
+    }
+    if !voters.contains_key(&node_id) {
+        anyhow::bail!(
+            "node.id={node_id} is not in controller.quorum.voters ({}): broker-only nodes \
+             (process.roles=broker) are not supported yet; make every node a voter \
+             (process.roles=broker,controller)",
+            voters
+                .keys()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
+    let election = config
+        .get_i64("controller.quorum.election.timeout.ms")
+        .unwrap_or(1000)
+        .clamp(50, 60_000) as u64;
+    let mut qc = QuorumConfig::new(
+        node_id as u64,
+        voters.iter().map(|(k, v)| (*k as u64, v.clone())).collect(),
+        config.metadata_log_dir.join("__cluster_metadata-0"),
+    );
+    qc.election_timeout_min_ms = election;
+    qc.election_timeout_max_ms = election * 2;
+    qc.heartbeat_interval_ms = (election / 10).clamp(10, 500);
+    let quorum = Quorum::start(qc).await.with_context(|| {
+        format!(
+            "starting the metadata quorum in {}",
+            config.metadata_log_dir.display()
+        )
+    })?;
+    Ok((Arc::new(quorum), voters))
+}
+
+/// A node upgraded from the single-node metadata log (`metadata.log`, before the quorum):
+/// its records become the quorum's first batch, then the old file is renamed.
+async fn import_legacy_metadata(broker: &Arc<Broker>) -> anyhow::Result<()> {
+    let dir = broker.config.metadata_log_dir.clone();
+    let legacy = dir.join("metadata.log");
+    if !legacy.exists() {
+        return Ok(());
+    }
+    if broker
+        .quorum
+        .wait_for_leader(Duration::from_secs(10))
+        .await
+        .is_none()
+    {
+        anyhow::bail!("the metadata quorum elected no leader within 10 s");
+    }
+    if broker.quorum.image().last_offset < 0 {
+        let store = MetadataStore::open(&dir)?;
+        let records = store.image().to_records();
+        tracing::info!(
+            records = records.len(),
+            "importing the single-node metadata log into the quorum"
+        );
+        broker.quorum.propose(&records).await?;
+    }
+    std::fs::rename(&legacy, dir.join("metadata.log.imported"))?;
+    Ok(())
 }

@@ -18,19 +18,20 @@ pub fn handle(
 ) -> DescribeClusterResponse {
     let broker = ctx.broker;
     let brokers = broker
-        .endpoint_for(&ctx.connection.listener)
-        .map(|e| {
-            vec![DescribeClusterBroker::default()
-                .with_broker_id(BrokerId(broker.node_id))
-                .with_host(str_bytes(e.host.clone()))
-                .with_port(e.port)
-                .with_rack(broker.effective_config().broker_rack.clone().map(str_bytes))]
+        .broker_endpoints(&broker.image(), &ctx.connection.listener)
+        .into_iter()
+        .map(|(id, host, port, rack)| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(id))
+                .with_host(str_bytes(host))
+                .with_port(port)
+                .with_rack(rack.map(str_bytes))
         })
-        .unwrap_or_default();
+        .collect();
     DescribeClusterResponse::default()
         .with_endpoint_type(1)
         .with_cluster_id(str_bytes(broker.cluster_id.clone()))
-        .with_controller_id(BrokerId(broker.node_id))
+        .with_controller_id(BrokerId(broker.controller_id()))
         .with_brokers(brokers)
         .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }

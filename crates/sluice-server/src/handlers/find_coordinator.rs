@@ -102,15 +102,21 @@ async fn find(ctx: &RequestContext<'_>, key_type: i8, key: &str) -> Found {
         .image()
         .topic(CONSUMER_OFFSETS)
         .and_then(|t| t.partitions.get(partition as usize).map(|p| p.leader));
-    match (leader, broker.endpoint_for(&ctx.connection.listener)) {
-        (Some(l), Some(ep)) if l == broker.node_id => Found {
+    let endpoint = leader.and_then(|l| {
+        broker
+            .broker_endpoints(&broker.image(), &ctx.connection.listener)
+            .into_iter()
+            .find(|(id, ..)| *id == l)
+    });
+    match endpoint {
+        Some((id, host, port, _)) => Found {
             error: codes::NONE,
             message: None,
-            node_id: broker.node_id,
-            host: ep.host.clone(),
-            port: ep.port,
+            node_id: id,
+            host,
+            port,
         },
-        _ => Found::error(
+        None => Found::error(
             COORDINATOR_NOT_AVAILABLE,
             "The coordinator is not available.",
         ),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use sluice_metadata::controller::{self, NewTopic};
+use sluice_metadata::controller;
 use sluice_metadata::TopicInfo;
 use sluice_protocol::kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -87,19 +87,20 @@ pub async fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> Metad
         }
     }
     let brokers = broker
-        .endpoint_for(&ctx.connection.listener)
-        .map(|e| {
-            vec![MetadataResponseBroker::default()
-                .with_node_id(BrokerId(broker.node_id))
-                .with_host(str_bytes(e.host.clone()))
-                .with_port(e.port)
-                .with_rack(broker.effective_config().broker_rack.clone().map(str_bytes))]
+        .broker_endpoints(&image, &ctx.connection.listener)
+        .into_iter()
+        .map(|(id, host, port, rack)| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(id))
+                .with_host(str_bytes(host))
+                .with_port(port)
+                .with_rack(rack.map(str_bytes))
         })
-        .unwrap_or_default();
+        .collect();
     MetadataResponse::default()
         .with_brokers(brokers)
         .with_cluster_id(Some(str_bytes(broker.cluster_id.clone())))
-        .with_controller_id(BrokerId(broker.node_id))
+        .with_controller_id(BrokerId(broker.controller_id()))
         .with_topics(topics)
 }
 
@@ -108,22 +109,14 @@ async fn auto_create(
     name: &str,
 ) -> Result<std::sync::Arc<sluice_metadata::MetadataImage>, i16> {
     let broker = ctx.broker;
-    let live = broker.live_brokers();
-    let rf = broker
-        .effective_config()
-        .default_replication_factor
-        .clamp(1, live.len().max(1) as i32) as i16;
-    let new = NewTopic {
-        name,
-        num_partitions: broker.effective_config().num_partitions,
-        replication_factor: rf,
-        assignments: None,
-        configs: BTreeMap::new(),
-    };
+    let config = broker.effective_config();
     let created = broker
-        .controller_write(|image| {
-            controller::create_topic(image, &live, &new).map(|(_, _, records)| (records, ()))
-        })
+        .create_topic_internal(
+            name,
+            config.num_partitions,
+            config.default_replication_factor.clamp(1, i16::MAX as i32) as i16,
+            BTreeMap::new(),
+        )
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "auto-create failed");
@@ -132,8 +125,8 @@ async fn auto_create(
     match created {
         Ok(()) => tracing::info!(topic = name, "auto-created topic"),
         // Created concurrently by someone else: serve the fresh image.
-        Err(e) if e.kafka_code() == 36 => {}
-        Err(e) => return Err(e.kafka_code()),
+        Err((36, _)) => {}
+        Err((code, _)) => return Err(code),
     }
     Ok(broker.image())
 }
