@@ -16,6 +16,7 @@ mod log_load;
 mod log_read;
 mod log_replica;
 mod manager;
+pub mod meta;
 mod producer_state;
 mod segment;
 
