@@ -1,6 +1,7 @@
 //! The `sluice` binary: argument parsing and dispatch to the server and the tools named after
-//! Kafka's scripts (topics, console-producer, console-consumer, consumer-groups, get-offsets, configs). Every
-//! failure ends as one line on stderr and exit code 1 — never a panic or backtrace.
+//! Kafka's scripts (topics, console-producer, console-consumer, consumer-groups, get-offsets,
+//! configs, storage). Every failure ends as one line on stderr and exit code 1 — never a panic
+//! or backtrace.
 
 mod configs;
 mod console_consumer;
@@ -13,6 +14,7 @@ mod node_api;
 mod offset_reset;
 mod props;
 mod server;
+mod storage;
 mod topics;
 
 use std::sync::Arc;
@@ -49,6 +51,10 @@ enum Cmd {
     /// List, describe, delete consumer groups; reset or delete their offsets
     /// (kafka-consumer-groups.sh).
     ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
+    /// Format log dirs, print a new cluster id, or show what the dirs hold
+    /// (kafka-storage.sh).
+    #[command(subcommand)]
+    Storage(storage::StorageCmd),
 }
 
 /// A tool failure: the message is printed as is, exit code 1.
@@ -145,6 +151,7 @@ fn main() {
             Cmd::GetOffsets(a) => get_offsets::run(a).await,
             Cmd::Configs(a) => configs::run(a).await,
             Cmd::ConsumerGroups(a) => consumer_groups::run(a).await,
+            Cmd::Storage(c) => storage::run(c).await,
         }
     });
     // Don't wait for the stdin reader thread or idle connections.

@@ -14,7 +14,9 @@ mod index;
 mod log;
 mod log_load;
 mod log_read;
+mod log_replica;
 mod manager;
+pub mod meta;
 mod producer_state;
 mod segment;
 
@@ -26,6 +28,7 @@ pub use cleaner::{CleanStats, CleanerConfig};
 pub use epoch_cache::LeaderEpochCache;
 pub use file_slice::{FileRead, FileSlice};
 pub use log::Log;
+pub use log_replica::{DivergingEpoch, FollowerAppendInfo};
 pub use manager::LogManager;
 pub use producer_state::{ProducerStateManager, SnapshotError};
 
@@ -93,6 +96,22 @@ pub enum LogError {
     /// A record the log refuses (INVALID_RECORD), e.g. a keyless record for a compacted topic.
     #[error("{0}")]
     InvalidRecord(String),
+    /// A follower append whose first batch starts below the log end (Kafka's
+    /// UnexpectedAppendOffsetException): the fetcher must truncate or refetch.
+    #[error("unexpected offset in append to {tp}: first offset {first_offset} is less than the log end offset {log_end_offset}")]
+    UnexpectedAppendOffset {
+        tp: String,
+        first_offset: i64,
+        log_end_offset: i64,
+    },
+    /// A follower append whose batches do not have increasing offsets (Kafka's
+    /// OffsetsOutOfOrderException).
+    #[error("out of order offsets in append to {tp}: batch at {base_offset} follows one ending at {previous_last_offset}")]
+    OffsetsOutOfOrder {
+        tp: String,
+        base_offset: i64,
+        previous_last_offset: i64,
+    },
 }
 
 impl LogError {
@@ -108,6 +127,9 @@ impl LogError {
             LogError::InconsistentLogDir { .. } | LogError::Io(_) => 56, // KAFKA_STORAGE_ERROR
             LogError::Corrupt(_) => 2,
             LogError::InvalidRecord(_) => 87,
+            // Kafka's exceptions for these are not API errors: UNKNOWN_SERVER_ERROR if they
+            // ever reach a response (the fetcher handles them; they are never sent).
+            LogError::UnexpectedAppendOffset { .. } | LogError::OffsetsOutOfOrder { .. } => -1,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `Log`: one partition's log — the ordered segments, log start / end offsets, the recovery
-//! point, producer state and the leader-epoch cache. Owns the append path (under a
-//! per-partition mutex, page-cache writes only), rolling, flushing, retention, DeleteRecords and
-//! truncation. Reads and loading live in `log_read.rs` / `log_load.rs`. Never fsyncs on the
-//! append path and never holds a lock across a data read.
+//! point, producer state and the leader-epoch cache. Owns the leader's append path (under a
+//! per-partition mutex, page-cache writes only), rolling, flushing, retention and DeleteRecords.
+//! Reads, loading and the replication side (follower append, high watermark, truncation) live in
+//! `log_read.rs`, `log_load.rs` and `log_replica.rs`. Never fsyncs on the append path and never
+//! holds a lock across a data read.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,9 @@ pub struct Log {
     pub(crate) log_start: AtomicI64,
     pub(crate) leo: AtomicI64,
     pub(crate) recovery_point: AtomicI64,
+    /// The high watermark: in [log start, LEO]; raised by the replica manager, lowered only by
+    /// truncation (see `log_replica.rs`).
+    pub(crate) high_watermark: AtomicI64,
     pub(crate) append: Mutex<AppendState>,
     pub(crate) flush_lock: Mutex<()>,
     pub(crate) unflushed_messages: AtomicU64,
@@ -161,7 +165,7 @@ impl Log {
         self.segments_read().values().next_back().cloned()
     }
 
-    fn out_of_range(&self, offset: i64) -> LogError {
+    pub(crate) fn out_of_range(&self, offset: i64) -> LogError {
         LogError::OffsetOutOfRange {
             tp: self.tp_name.clone(),
             offset,
@@ -266,7 +270,7 @@ impl Log {
         })
     }
 
-    fn no_segment(&self) -> LogError {
+    pub(crate) fn no_segment(&self) -> LogError {
         LogError::Corrupt(format!("{} has no segment", self.tp_name))
     }
 
@@ -357,6 +361,7 @@ impl Log {
             return Ok(self.log_start_offset());
         }
         self.log_start.store(offset, Ordering::Release);
+        self.high_watermark.fetch_max(offset, Ordering::AcqRel);
         drop(st);
         self.delete_old_segments(|_, _| false)?;
         Ok(self.log_start_offset())
@@ -439,54 +444,13 @@ impl Log {
         let first_base = self.segments_read().keys().next().copied().unwrap_or(start);
         let new_start = start.max(first_base);
         self.log_start.store(new_start, Ordering::Release);
+        self.high_watermark.fetch_max(new_start, Ordering::AcqRel);
         if st.epochs.truncate_from_start(new_start) {
             st.epochs_dirty = true;
         }
         producer_state::delete_snapshots(&self.dir, first_base, i64::MAX);
         tracing::info!(tp = %self.tp_name, deleted = victims.len(), log_start = new_start, "deleted old segments");
         Ok(victims.len())
-    }
-
-    /// Removes everything at or after `offset` (follower truncation).
-    pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
-        self.check_alive()?;
-        let mut st = self.lock_append();
-        let _f = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if offset >= self.log_end_offset() {
-            return Ok(());
-        }
-        let offset = offset.max(0);
-        self.truncations.fetch_add(1, Ordering::AcqRel);
-        let interval = self.config().index_interval_bytes;
-        let victims: Vec<_> = {
-            let mut map = self.segments_write();
-            let keys: Vec<i64> = map.range(offset..).map(|(k, _)| *k).collect();
-            keys.iter().filter_map(|k| map.remove(k)).collect()
-        };
-        for v in &victims {
-            v.delete_files();
-        }
-        match self.active_segment() {
-            Some(seg) => seg.truncate_to(offset, interval)?,
-            None => {
-                let seg = Arc::new(Segment::create(&self.dir, offset)?);
-                self.segments_write().insert(offset, seg);
-                self.log_start.store(offset, Ordering::Release);
-            }
-        }
-        // The batch containing `offset` goes too: the log ends at a batch boundary.
-        let offset = self.active_segment().map_or(offset, |s| s.next_offset());
-        self.leo.store(offset, Ordering::Release);
-        self.recovery_point.fetch_min(offset, Ordering::AcqRel);
-        if self.log_start_offset() > offset {
-            self.log_start.store(offset, Ordering::Release);
-        }
-        if st.epochs.truncate_from_end(offset) {
-            st.epochs_dirty = true;
-        }
-        producer_state::delete_snapshots(&self.dir, i64::MIN, offset);
-        st.producers = self.rebuild_producer_state(offset)?;
-        Ok(())
     }
 
     /// Writes a producer snapshot at the LEO (clean shutdown), fsynced.

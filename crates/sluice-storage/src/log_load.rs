@@ -23,6 +23,8 @@ pub(crate) struct OpenOptions {
     pub log_start_offset: Option<i64>,
     pub clean_shutdown: bool,
     pub cleaner_checkpoint: Option<i64>,
+    /// From `replication-offset-checkpoint`; clamped into [log start, LEO], missing = log start.
+    pub high_watermark: Option<i64>,
 }
 
 fn remove_quietly(p: &std::path::Path) {
@@ -161,6 +163,12 @@ impl Log {
             segments: RwLock::new(segments),
             log_start: AtomicI64::new(log_start),
             leo: AtomicI64::new(leo),
+            high_watermark: AtomicI64::new(
+                opts.high_watermark
+                    .unwrap_or(log_start)
+                    .min(leo)
+                    .max(log_start),
+            ),
             recovery_point: AtomicI64::new(if opts.clean_shutdown {
                 leo
             } else {

@@ -1,6 +1,6 @@
 //! `LogManager`: every partition log of this node's `log.dirs`. Owns log-dir formatting
 //! (`meta.properties`), loading and recovery at start, the clean-shutdown marker, the
-//! per-dir recovery-point / log-start / cleaner-offset checkpoints, partition create/delete,
+//! per-dir recovery-point / log-start / cleaner-offset / replication-offset checkpoints, partition create/delete,
 //! and the background std::threads (flusher with group commit; retention, segment.ms roll and
 //! checkpointing; log cleaners for compacted topics). Never runs on a tokio worker and never sleeps without a stop signal.
 
@@ -21,6 +21,8 @@ pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
 pub(crate) const LOG_START_FILE: &str = "log-start-offset-checkpoint";
 pub(crate) const CLEANER_FILE: &str = "cleaner-offset-checkpoint";
+/// Kafka's per-dir high-watermark checkpoint.
+pub(crate) const REPLICATION_OFFSET_FILE: &str = "replication-offset-checkpoint";
 const CHECKPOINT_INTERVAL_MS: u64 = 60_000;
 
 struct Inner {
@@ -148,6 +150,11 @@ impl LogManager {
                     tracing::warn!(error = %e, "ignoring unreadable cleaner offset checkpoint");
                     HashMap::new()
                 });
+            let hws = checkpoint::read_offset_checkpoint(&d.join(REPLICATION_OFFSET_FILE))
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "ignoring unreadable replication offset checkpoint");
+                    HashMap::new()
+                });
             for e in fs::read_dir(d)?.flatten() {
                 let path = e.path();
                 if !path.is_dir() {
@@ -181,6 +188,7 @@ impl LogManager {
                         log_start_offset: starts.get(&tp).copied(),
                         clean_shutdown: clean,
                         cleaner_checkpoint: cleaned.get(&tp).copied(),
+                        high_watermark: hws.get(&tp).copied(),
                     },
                 )?;
                 let _ = log.flush_signal.set(inner.flush_signal.clone());
@@ -268,6 +276,7 @@ impl LogManager {
                 log_start_offset: None,
                 clean_shutdown: true,
                 cleaner_checkpoint: None,
+                high_watermark: None,
             },
         )?;
         checkpoint::sync_dir(&dir);
@@ -302,7 +311,8 @@ impl LogManager {
         Ok(())
     }
 
-    /// Writes recovery-point and log-start checkpoints of every log dir.
+    /// Writes the recovery-point, log-start, cleaner-offset and replication-offset (high
+    /// watermark) checkpoints of every log dir.
     pub fn checkpoint(&self) -> Result<(), LogError> {
         self.inner.checkpoint()
     }
@@ -440,12 +450,14 @@ impl Inner {
             let mut rps = Vec::new();
             let mut starts = Vec::new();
             let mut cleaned = Vec::new();
+            let mut hws = Vec::new();
             for log in self.all_logs() {
                 if log.dir.parent() != Some(d.as_path()) {
                     continue;
                 }
                 rps.push((log.tp.clone(), log.recovery_point()));
                 starts.push((log.tp.clone(), log.log_start_offset()));
+                hws.push((log.tp.clone(), log.high_watermark()));
                 if log.config().cleanup_compact {
                     cleaned.push((log.tp.clone(), log.cleaner_checkpoint()));
                 }
@@ -453,7 +465,9 @@ impl Inner {
             rps.sort();
             starts.sort();
             cleaned.sort();
+            hws.sort();
             checkpoint::write_offset_checkpoint(&d.join(CLEANER_FILE), &cleaned)?;
+            checkpoint::write_offset_checkpoint(&d.join(REPLICATION_OFFSET_FILE), &hws)?;
             checkpoint::write_offset_checkpoint(&d.join(RECOVERY_POINT_FILE), &rps)?;
             checkpoint::write_offset_checkpoint(&d.join(LOG_START_FILE), &starts)?;
         }
