@@ -49,6 +49,10 @@ pub struct Broker {
     /// The active controller's in-memory state (heartbeat times); used only while leader.
     pub(crate) controller: ControllerState,
     rpc_clients: Mutex<HashMap<i32, Arc<RpcClient>>>,
+    /// Replica fetchers of the partitions this broker follows.
+    pub fetchers: crate::fetcher::FetcherManager,
+    /// Set by `Node::start` once the fetchers may run (never during shutdown).
+    self_ref: std::sync::OnceLock<std::sync::Weak<Broker>>,
     pub replicas: ReplicaManager,
     pub advertised: Vec<Endpoint>,
     /// The classic group coordinator over this node's `__consumer_offsets` partitions.
@@ -87,6 +91,8 @@ impl Broker {
             applied,
             controller: ControllerState::default(),
             rpc_clients: Mutex::new(HashMap::new()),
+            fetchers: Default::default(),
+            self_ref: std::sync::OnceLock::new(),
             replicas,
             advertised,
             groups,
@@ -169,6 +175,11 @@ impl Broker {
         Ok(answer[8..].to_vec())
     }
 
+    /// Lets `apply_image` start replica fetchers (they hold a weak reference to the broker).
+    pub fn enable_fetchers(self: &Arc<Self>) {
+        let _ = self.self_ref.set(Arc::downgrade(self));
+    }
+
     /// The config in force now: static settings plus dynamic broker configs.
     pub fn effective_config(&self) -> Arc<BrokerConfig> {
         match self.effective.read() {
@@ -197,7 +208,10 @@ impl Broker {
             Ok(mut g) => *g = effective.clone(),
             Err(p) => *p.into_inner() = effective.clone(),
         }
-        self.replicas.sync_with_image(image, &effective)?;
+        let partitions = self.replicas.sync_with_image(image, &effective)?;
+        if let Some(me) = self.self_ref.get().and_then(|w| w.upgrade()) {
+            self.fetchers.update(&me, image, &partitions);
+        }
         self.sync_group_partitions(image);
         self.groups.update_topics(
             image

@@ -63,9 +63,9 @@ impl GroupLog for ReplicaGroupLog {
             if batch.len() > max {
                 return Err(GroupLogError::TooLarge);
             }
-            // One pwrite into the page cache, as produce does on the caller. Single node:
-            // committed once appended (HW = LEO).
-            broker
+            // One pwrite into the page cache, as produce does on the caller; then, as Kafka's
+            // coordinator (acks=all), wait until the ISR has it.
+            let info = broker
                 .replicas
                 .append_internal(&p, &mut batch, now_ms())
                 .map_err(|e| match e {
@@ -80,7 +80,12 @@ impl GroupLog for ReplicaGroupLog {
                         _ => GroupLogError::Other(other.to_string()),
                     },
                 })?;
-            Ok(())
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            match p.wait_for_hw(info.last_offset, deadline).await {
+                Some(true) => Ok(()),
+                Some(false) => Err(GroupLogError::NotLeader),
+                None => Err(GroupLogError::Unavailable),
+            }
         })
     }
 }
@@ -103,11 +108,13 @@ pub fn encode_batch(records: &[GroupRecord]) -> Result<Vec<u8>, GroupLogError> {
         .map_err(|e| GroupLogError::Other(format!("__consumer_offsets: {e}")))
 }
 
-/// Reads a `__consumer_offsets` partition from log start to HW and decodes its records.
+/// Reads a `__consumer_offsets` partition from log start to its end and decodes its records.
 /// Undecodable records are skipped with a warning (Kafka logs and skips unknown keys).
 /// Blocking (file reads): call off the async workers.
 pub fn load_partition_records(p: &Partition) -> Result<Vec<GroupRecord>, LogError> {
-    let hw = p.high_watermark();
+    // A new leader's log is the truth: load all of it (its HW catches up once followers
+    // fetch), as Kafka's coordinator loads up to the log end.
+    let hw = p.log.log_end_offset();
     let mut offset = p.log.log_start_offset();
     let mut out = Vec::new();
     while offset < hw {

@@ -21,7 +21,7 @@ use crate::broker::{group_config, Broker, Endpoint};
 use crate::group_log::ReplicaGroupLog;
 use crate::network::{self, tokio_util_tracker::Tracker};
 use crate::replica_manager::ReplicaManager;
-use crate::{controller, lifecycle};
+use crate::{controller, isr, lifecycle};
 
 /// How long shutdown waits for open connections to finish their in-flight request.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
@@ -88,6 +88,7 @@ impl Node {
                 groups,
             )
         });
+        broker.enable_fetchers();
         {
             let b = broker.clone();
             let image = quorum.image();
@@ -119,6 +120,10 @@ impl Node {
         tasks.push(tokio::spawn(lifecycle::applier_task(
             broker.clone(),
             quorum.subscribe(),
+            shutdown_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(isr::shrink_task(
+            broker.clone(),
             shutdown_rx.clone(),
         )));
         tasks.push(tokio::spawn(controller::session_task(
@@ -188,6 +193,22 @@ impl Node {
         &self.broker
     }
 
+    /// Stops the node abruptly, as a crash would for its peers: no controlled shutdown, no
+    /// flush or checkpoints; connections, fetchers and the quorum member stop at once. Tests
+    /// use it to exercise fencing and failover in-process.
+    pub async fn kill(self) {
+        let _ = self.shutdown.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.broker.fetchers.shutdown();
+        self.broker.quorum.shutdown().await;
+        let broker = self.broker.clone();
+        let _ =
+            tokio::task::spawn_blocking(move || broker.replicas.log_manager().stop_background())
+                .await;
+    }
+
     /// Graceful shutdown: stop accepting, finish in-flight requests, flush, checkpoint.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("shutting down");
@@ -197,6 +218,7 @@ impl Node {
             let _ = t.await;
         }
         self.connections.wait_idle(SHUTDOWN_DRAIN).await;
+        self.broker.fetchers.shutdown();
         self.broker.quorum.shutdown().await;
         let broker = self.broker.clone();
         tokio::task::spawn_blocking(move || broker.replicas.log_manager().shutdown()).await??;

@@ -377,6 +377,29 @@ impl LogManager {
 
     /// Clean shutdown: stops the threads, flushes every log, writes producer snapshots,
     /// checkpoints and the clean-shutdown marker of every log dir.
+    /// Stops the background threads (flusher, retention, cleaner) without flushing or writing
+    /// checkpoints: what a crash leaves behind (tests simulate one in-process with it).
+    pub fn stop_background(&self) {
+        self.inner.stop.store(true, Ordering::Release);
+        {
+            let _g = self
+                .inner
+                .stop_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.inner.stop_cv.notify_all();
+        }
+        self.inner.flush_signal.notify();
+        for h in self
+            .threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            let _ = h.join();
+        }
+    }
+
     pub fn shutdown(&self) -> Result<(), LogError> {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sluice_protocol::kafka_protocol::messages::fetch_response::{
-    FetchableTopicResponse, PartitionData,
+    EpochEndOffset, FetchableTopicResponse, PartitionData,
 };
 use sluice_protocol::kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use sluice_storage::{FileRead, LogError};
@@ -37,6 +37,26 @@ struct Wanted {
     fetch_offset: i64,
     max_bytes: usize,
     hosted: Result<Arc<Partition>, i16>,
+    /// KIP-320: the follower's last fetched epoch (replica fetches, v12+), else -1.
+    last_fetched_epoch: i32,
+}
+
+/// Kafka's leadership checks for a fetch: only the leader serves, and a leader epoch the
+/// client knows (v9+) must be ours (older = FENCED_LEADER_EPOCH, newer = UNKNOWN_LEADER_EPOCH).
+fn check_leader(p: &Arc<Partition>, current_leader_epoch: i32) -> Result<Arc<Partition>, i16> {
+    let st = p.state();
+    if st.leader != p.node_id() {
+        return Err(codes::NOT_LEADER_OR_FOLLOWER);
+    }
+    if current_leader_epoch >= 0 {
+        if current_leader_epoch < st.leader_epoch {
+            return Err(codes::FENCED_LEADER_EPOCH);
+        }
+        if current_leader_epoch > st.leader_epoch {
+            return Err(codes::UNKNOWN_LEADER_EPOCH);
+        }
+    }
+    Ok(p.clone())
 }
 
 pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchReply {
@@ -49,6 +69,13 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRep
     }
     let image = ctx.broker.image();
     let replicas = &ctx.broker.replicas;
+    // A broker's replica fetch (its id; -1 for consumers).
+    let replica_id = if version >= 15 {
+        request.replica_state.replica_id.0
+    } else {
+        request.replica_id.0
+    };
+    let follower = replica_id >= 0;
     let mut topics: Vec<FetchableTopicResponse> = Vec::with_capacity(request.topics.len());
     let mut wanted = Vec::new();
     for topic in &request.topics {
@@ -72,13 +99,28 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRep
             let hosted = name
                 .as_deref()
                 .and_then(|n| replicas.get_by_name(n, p.partition))
-                .ok_or(missing_code);
+                .ok_or(missing_code)
+                .and_then(|h| check_leader(&h, p.current_leader_epoch));
+            if follower {
+                if let Ok(h) = &hosted {
+                    if h.record_follower_fetch(replica_id, p.fetch_offset) {
+                        let mut isr = h.state().isr;
+                        isr.push(replica_id);
+                        crate::isr::request_isr_change(ctx.broker, h, isr);
+                    }
+                }
+            }
             wanted.push(Wanted {
                 topic_index: topics.len() - 1,
                 partition: p.partition,
                 fetch_offset: p.fetch_offset,
                 max_bytes: p.partition_max_bytes.max(0) as usize,
                 hosted,
+                last_fetched_epoch: if follower && version >= 12 {
+                    p.last_fetched_epoch
+                } else {
+                    -1
+                },
             });
         }
     }
@@ -102,7 +144,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRep
         })
         .collect();
     loop {
-        let (results, files, total, errors) = read_all(ctx, &wanted, max_bytes);
+        let (results, files, total, errors) = read_all(ctx, &wanted, max_bytes, follower);
         let done = total >= min_bytes.max(1)
             || errors
             || waiters.is_empty()
@@ -153,7 +195,12 @@ async fn any_of(waiters: &mut [Pin<Box<dyn Future<Output = ()> + Send>>]) {
 /// the file regions; plus total record bytes and whether any partition failed.
 type ReadAll = (Vec<PartitionData>, Vec<Option<FileRead>>, usize, bool);
 
-fn read_all(ctx: &RequestContext<'_>, wanted: &[Wanted], max_bytes: usize) -> ReadAll {
+fn read_all(
+    ctx: &RequestContext<'_>,
+    wanted: &[Wanted],
+    max_bytes: usize,
+    follower: bool,
+) -> ReadAll {
     let mut out = Vec::with_capacity(wanted.len());
     let mut files = Vec::with_capacity(wanted.len());
     let mut total = 0usize;
@@ -180,6 +227,25 @@ fn read_all(ctx: &RequestContext<'_>, wanted: &[Wanted], max_bytes: usize) -> Re
             .with_high_watermark(hw)
             .with_last_stable_offset(hw)
             .with_log_start_offset(log_start);
+        if w.last_fetched_epoch >= 0 {
+            // KIP-320: the follower's log diverged from ours → tell it where to truncate.
+            if let Some(d) = partition
+                .log
+                .diverging_epoch(w.last_fetched_epoch, w.fetch_offset)
+            {
+                errors = true; // answer at once
+                out.push(
+                    base.with_diverging_epoch(
+                        EpochEndOffset::default()
+                            .with_epoch(d.epoch)
+                            .with_end_offset(d.end_offset),
+                    )
+                    .with_records(Some(Bytes::new())),
+                );
+                files.push(None);
+                continue;
+            }
+        }
         let budget = w.max_bytes.min(max_bytes.saturating_sub(total));
         let min_one = total == 0;
         if budget == 0 && !min_one {
@@ -187,19 +253,21 @@ fn read_all(ctx: &RequestContext<'_>, wanted: &[Wanted], max_bytes: usize) -> Re
             files.push(None);
             continue;
         }
-        let read = ctx
-            .broker
-            .replicas
-            .read_slices(partition, w.fetch_offset, budget, min_one)
-            .and_then(|r| {
-                if r.len >= SENDFILE_MIN_BYTES {
-                    Ok((None, Some(r)))
-                } else if r.len == 0 {
-                    Ok((Some(Bytes::new()), None))
-                } else {
-                    Ok((Some(Bytes::from(r.to_vec()?)), None))
-                }
-            });
+        let replicas = &ctx.broker.replicas;
+        let read = if follower {
+            replicas.read_slices_for_follower(partition, w.fetch_offset, budget, min_one)
+        } else {
+            replicas.read_slices(partition, w.fetch_offset, budget, min_one)
+        }
+        .and_then(|r| {
+            if r.len >= SENDFILE_MIN_BYTES {
+                Ok((None, Some(r)))
+            } else if r.len == 0 {
+                Ok((Some(Bytes::new()), None))
+            } else {
+                Ok((Some(Bytes::from(r.to_vec()?)), None))
+            }
+        });
         match read {
             Ok((inline, file)) => {
                 total +=

@@ -19,6 +19,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
     let replicas = &ctx.broker.replicas;
     // leader_epoch exists from v4; earlier versions must leave it at its default.
     let with_epoch = ctx.api_version >= 4;
+    let from_client = request.replica_id.0 < 0;
     let topics = request
         .topics
         .into_iter()
@@ -37,9 +38,13 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                     else {
                         return base.with_error_code(codes::UNKNOWN_TOPIC_OR_PARTITION);
                     };
+                    // Only the leader answers clients (replica_id -1); followers' logs lag.
+                    if from_client && !partition.is_leader() {
+                        return base.with_error_code(codes::NOT_LEADER_OR_FOLLOWER);
+                    }
                     let log = &partition.log;
                     let base = if with_epoch {
-                        base.with_leader_epoch(partition.leader_epoch)
+                        base.with_leader_epoch(partition.leader_epoch())
                     } else {
                         base
                     };
