@@ -3,6 +3,7 @@
 //! configs, storage). Every failure ends as one line on stderr and exit code 1 — never a panic
 //! or backtrace.
 
+mod cluster;
 mod configs;
 mod console_consumer;
 mod console_group;
@@ -51,6 +52,9 @@ enum Cmd {
     /// List, describe, delete consumer groups; reset or delete their offsets
     /// (kafka-consumer-groups.sh).
     ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
+    /// Run (`up`) or stop (`down`) a local N-node cluster.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
     /// Format log dirs, print a new cluster id, or show what the dirs hold
     /// (kafka-storage.sh).
     #[command(subcommand)]
@@ -152,6 +156,7 @@ fn main() {
             Cmd::Configs(a) => configs::run(a).await,
             Cmd::ConsumerGroups(a) => consumer_groups::run(a).await,
             Cmd::Storage(c) => storage::run(c).await,
+            Cmd::Cluster(c) => cluster::run(c).await,
         }
     });
     // Don't wait for the stdin reader thread or idle connections.
