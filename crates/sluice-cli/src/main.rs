@@ -11,6 +11,7 @@ mod consumer_groups_tables;
 mod get_offsets;
 mod node_api;
 mod offset_reset;
+mod producer_perf;
 mod props;
 mod server;
 mod topics;
@@ -49,6 +50,8 @@ enum Cmd {
     /// List, describe, delete consumer groups; reset or delete their offsets
     /// (kafka-consumer-groups.sh).
     ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
+    /// Measure producer throughput and latency (kafka-producer-perf-test.sh).
+    ProducerPerfTest(producer_perf::PerfArgs),
 }
 
 /// A tool failure: the message is printed as is, exit code 1.
@@ -145,6 +148,7 @@ fn main() {
             Cmd::GetOffsets(a) => get_offsets::run(a).await,
             Cmd::Configs(a) => configs::run(a).await,
             Cmd::ConsumerGroups(a) => consumer_groups::run(a).await,
+            Cmd::ProducerPerfTest(a) => producer_perf::run(a).await,
         }
     });
     // Don't wait for the stdin reader thread or idle connections.
