@@ -99,7 +99,7 @@ impl Stats {
         self.window_bytes += bytes as u64;
         self.window_total += latency_ms as u64;
         self.window_max = self.window_max.max(latency_ms);
-        if self.iteration % self.sampling == 0 {
+        if self.iteration.is_multiple_of(self.sampling) {
             self.latencies.push(latency_ms);
         }
         self.iteration += 1;
