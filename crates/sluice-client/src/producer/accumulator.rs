@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::batch::ProducerBatch;
-use super::partitioner::{TopicPartitions, UniformSticky};
+use super::partitioner::UniformSticky;
 
 /// One partition's queue and idempotence state.
 #[derive(Default)]
@@ -28,6 +28,7 @@ pub struct PartitionQueue {
 /// One topic's partitions and keyless stickiness.
 #[derive(Default)]
 pub struct TopicQueues {
+    pub name: Arc<str>,
     pub partitions: Vec<PartitionQueue>,
     pub sticky: UniformSticky,
 }
@@ -51,7 +52,13 @@ pub struct AccState {
 impl AccState {
     /// The partition queue, created on demand.
     pub fn queue(&mut self, topic: &Arc<str>, partition: i32) -> &mut PartitionQueue {
-        let t = self.topics.entry(topic.clone()).or_default();
+        let t = self
+            .topics
+            .entry(topic.clone())
+            .or_insert_with(|| TopicQueues {
+                name: topic.clone(),
+                ..Default::default()
+            });
         let p = partition.max(0) as usize;
         if t.partitions.len() <= p {
             t.partitions.resize_with(p + 1, || PartitionQueue {
@@ -62,54 +69,62 @@ impl AccState {
         &mut t.partitions[p]
     }
 
-    /// Keyless partition choice of the built-in partitioner.
-    pub fn sticky_partition(
-        &mut self,
-        topic: &Arc<str>,
-        tp: &TopicPartitions,
-        batch_size: usize,
-        size: usize,
-    ) -> i32 {
-        let t = self.topics.entry(topic.clone()).or_default();
-        t.sticky.partition(tp, batch_size, size)
-    }
-
-    /// Appends to the partition's open batch or a new one. Returns (batch shared state,
-    /// record index, whether a new batch was started).
+    /// Appends to the partition's open batch or a new one, with one topic lookup. `choose`
+    /// picks the partition (it sees the topic's sticky state). Returns (batch, record index,
+    /// whether a new batch was started, the topic's shared name, the partition).
     pub fn append(
         &mut self,
-        topic: &Arc<str>,
-        partition: i32,
+        topic: &str,
+        choose: impl FnOnce(&mut TopicQueues) -> i32,
         batch_size: usize,
         size: usize,
         append: impl FnOnce(&mut ProducerBatch) -> u32,
-    ) -> (&mut ProducerBatch, u32, bool) {
-        let id = self.next_batch_id;
-        self.used += size;
-        let q = self.queue(topic, partition);
+    ) -> (&mut ProducerBatch, u32, bool, Arc<str>, i32) {
+        let AccState {
+            topics,
+            incomplete,
+            next_batch_id,
+            used,
+            ..
+        } = self;
+        if !topics.contains_key(topic) {
+            let name: Arc<str> = Arc::from(topic);
+            topics.insert(
+                name.clone(),
+                TopicQueues {
+                    name,
+                    ..Default::default()
+                },
+            );
+        }
+        let tq = topics.get_mut(topic).expect("inserted above");
+        let partition = choose(tq).max(0);
+        let p = partition as usize;
+        if tq.partitions.len() <= p {
+            tq.partitions.resize_with(p + 1, || PartitionQueue {
+                last_acked: -1,
+                ..Default::default()
+            });
+        }
+        let q = &mut tq.partitions[p];
         let fits = q
             .batches
             .back()
             .is_some_and(|(_, b)| b.has_room(size, batch_size));
-        let mut created = false;
         if !fits {
+            let id = *next_batch_id;
+            *next_batch_id += 1;
+            incomplete.insert(id);
             q.batches.push_back((
                 id,
-                ProducerBatch::new(topic.clone(), partition, batch_size.max(size)),
+                ProducerBatch::new(tq.name.clone(), partition, batch_size.max(size)),
             ));
-            created = true;
         }
+        *used += size;
         let (_, batch) = q.batches.back_mut().expect("a batch was just ensured");
         batch.reserved += size;
         let index = append(batch);
-        if created {
-            self.next_batch_id += 1;
-            self.incomplete.insert(id);
-        }
-        // Re-borrow after the bookkeeping above.
-        let q = self.queue(topic, partition);
-        let (_, batch) = q.batches.back_mut().expect("a batch was just ensured");
-        (batch, index, created)
+        (batch, index, !fits, tq.name.clone(), partition)
     }
 
     /// Puts a batch back for a retry: in sequence order among already-stamped batches at the
@@ -225,10 +240,14 @@ impl Accumulator {
 mod tests {
     use super::*;
 
-    fn add(s: &mut AccState, topic: &Arc<str>, p: i32, n: usize, batch_size: usize) -> bool {
-        let (_, _, created) = s.append(topic, p, batch_size, n + 30, |b| {
-            b.append(0, None, Some(&vec![7u8; n]), &[])
-        });
+    fn add(s: &mut AccState, topic: &str, p: i32, n: usize, batch_size: usize) -> bool {
+        let (_, _, created, _, _) = s.append(
+            topic,
+            |_| p,
+            batch_size,
+            n + 30,
+            |b| b.append(0, None, Some(&vec![7u8; n]), &[]),
+        );
         created
     }
 

@@ -238,32 +238,27 @@ impl Producer {
             key_size: key.map_or(-1, |k| k.len() as i32),
             value_size: value.map_or(-1, |v| v.len() as i32),
         };
+        let track = callback.is_some() || !cfg.interceptors.is_empty();
         let mut waiting = false;
+        let mut callback = callback;
         loop {
-            let freed = inner.acc.memory_freed.notified();
-            tokio::pin!(freed);
-            freed.as_mut().enable();
             {
                 let mut st = inner.acc.lock();
                 if st.used == 0 || st.used + size <= cfg.buffer_memory {
                     if waiting {
                         st.memory_waiters -= 1;
                     }
-                    let topic = match st.topics.get_key_value(record.topic.as_str()) {
-                        Some((t, _)) => t.clone(),
-                        None => Arc::<str>::from(record.topic.as_str()),
-                    };
-                    let p = match partition {
+                    let choose = |tq: &mut accumulator::TopicQueues| match partition {
                         Some(p) => p,
-                        None => st.sticky_partition(&topic, &tp, cfg.batch_size, size),
+                        None => tq.sticky.partition(&tp, cfg.batch_size, size),
                     };
-                    let track = callback.is_some() || !cfg.interceptors.is_empty();
-                    let (batch, index, created) = st.append(&topic, p, cfg.batch_size, size, |b| {
-                        b.append(timestamp, key, value, &record.headers)
-                    });
+                    let (batch, index, created, topic, p) =
+                        st.append(&record.topic, choose, cfg.batch_size, size, |b| {
+                            b.append(timestamp, key, value, &record.headers)
+                        });
                     let full = batch.size() >= cfg.batch_size;
                     if track {
-                        batch.acks.push((rinfo(index), callback));
+                        batch.acks.push((rinfo(index), callback.take()));
                     }
                     let shared = batch.shared.clone();
                     drop(st);
@@ -276,6 +271,17 @@ impl Producer {
                     st.memory_waiters += 1;
                     waiting = true;
                 }
+            }
+            // Slow path: wait for memory to be released (re-checked under the lock above).
+            let freed = inner.acc.memory_freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let room = {
+                let st = inner.acc.lock();
+                st.used == 0 || st.used + size <= cfg.buffer_memory
+            };
+            if room {
+                continue;
             }
             inner.acc.wake_sender.notify_one();
             if tokio::time::timeout_at(deadline.into(), freed)
