@@ -68,7 +68,7 @@ for i in $(seq 1 100); do
 done
 
 lg() { timeout 180 "$LOADGEN" "$@"; }
-for t in p100 p1k e2e groups; do
+for t in p100 p1k s100 s1k e2e groups; do
   parts=$PARTITIONS; [ "$t" = e2e ] && parts=1; [ "$t" = groups ] && parts=$GROUP_MEMBERS
   lg create-topic --bootstrap "$B" --topic "$t" --partitions "$parts"
 done
@@ -77,6 +77,9 @@ OUT="$WORK/results.txt"
 run() { echo "== $*"; lg "$@" --broker-pid "$BROKER_PID" | tee -a "$OUT"; }
 run produce --bootstrap "$B" --topic p100 --records "$P100_RECORDS" --record-size 100 --acks 1
 run produce --bootstrap "$B" --topic p1k --records "$P1K_RECORDS" --record-size 1024 --acks 1
+# The same two runs through Sluice's own Rust producer (sluice-client), same settings, own topics.
+run produce --client sluice --bootstrap "$B" --topic s100 --records "$P100_RECORDS" --record-size 100 --acks 1
+run produce --client sluice --bootstrap "$B" --topic s1k --records "$P1K_RECORDS" --record-size 1024 --acks 1
 run consume --bootstrap "$B" --topic p1k --records "$P1K_RECORDS" --consumers "$CONSUMERS"
 # Same read with one librdkafka consumer: shows how much of the number is client-bound.
 echo "== consume with 1 consumer (informational)"
@@ -107,6 +110,10 @@ row "produce 100 B, acks=1 (rec/s)" "$(value produce rec_per_s 1)" ">= 1000000" 
   "$(value produce mb_per_s 1) MB/s; cores broker $(value produce broker_cores 1) loadgen $(value produce loadgen_cores 1)"
 row "produce 1 KiB, acks=1 (MB/s)" "$(value produce mb_per_s 2)" ">= 800" \
   "$(value produce rec_per_s 2) rec/s; cores broker $(value produce broker_cores 2) loadgen $(value produce loadgen_cores 2)"
+row "sluice-client produce 100 B, acks=1 (rec/s)" "$(value produce rec_per_s 3)" ">= librdkafka" \
+  "$(value produce mb_per_s 3) MB/s; client CPU $(value produce cpu_ns_per_rec 3) ns/rec vs librdkafka $(value produce cpu_ns_per_rec 1)"
+row "sluice-client produce 1 KiB, acks=1 (MB/s)" "$(value produce mb_per_s 4)" ">= librdkafka" \
+  "$(value produce rec_per_s 4) rec/s; client CPU $(value produce cpu_ns_per_rec 4) ns/rec vs librdkafka $(value produce cpu_ns_per_rec 2)"
 row "consume 1 KiB, page cache, $CONSUMERS consumers (MB/s)" "$(value consume mb_per_s)" ">= 1500" \
   "$(value consume rec_per_s) rec/s; cores broker $(value consume broker_cores) loadgen $(value consume loadgen_cores)"
 row "  same, 1 consumer (MB/s)" "$(value consume1 mb_per_s)" "(info)" \

@@ -10,6 +10,7 @@ mod consume;
 mod e2e;
 mod groups;
 mod produce;
+mod produce_sluice;
 mod startup;
 mod util;
 

@@ -17,36 +17,39 @@ use crate::util::{apply_overrides, base_config, fmt_cpu, CpuMeter};
 #[derive(Args)]
 pub struct ProduceArgs {
     #[arg(long, default_value = "127.0.0.1:9092")]
-    bootstrap: String,
+    pub bootstrap: String,
     #[arg(long)]
-    topic: String,
+    pub topic: String,
     /// Number of records to send
     #[arg(long, default_value_t = 1_000_000)]
-    records: u64,
+    pub records: u64,
     /// Payload bytes per record (no key)
     #[arg(long, default_value_t = 100)]
-    record_size: usize,
+    pub record_size: usize,
     /// acks: 0, 1 or all
     #[arg(long, default_value = "1")]
-    acks: String,
-    /// librdkafka batch.size (bytes per partition batch)
+    pub acks: String,
+    /// batch.size (bytes per partition batch)
     #[arg(long, default_value_t = 1_000_000)]
-    batch_size: u64,
-    /// librdkafka linger.ms
+    pub batch_size: u64,
+    /// linger.ms
     #[arg(long, default_value_t = 5)]
-    linger_ms: u64,
+    pub linger_ms: u64,
     /// compression.type: none, gzip, snappy, lz4, zstd (zstd needs a zstd-enabled build)
     #[arg(long, default_value = "none")]
-    compression: String,
+    pub compression: String,
     /// enable.idempotence
     #[arg(long)]
-    idempotence: bool,
+    pub idempotence: bool,
     /// Broker pid, to report the broker's CPU use during the run
     #[arg(long)]
-    broker_pid: Option<u32>,
-    /// Extra librdkafka properties, key=value (repeatable)
+    pub broker_pid: Option<u32>,
+    /// Extra client properties, key=value (repeatable; librdkafka or Java names by client)
     #[arg(short = 'X')]
-    extra: Vec<String>,
+    pub extra: Vec<String>,
+    /// Producer implementation: rdkafka (librdkafka) or sluice (sluice-client)
+    #[arg(long, default_value = "rdkafka")]
+    pub client: String,
 }
 
 /// Counts delivery reports; the first error is kept for the final message.
@@ -77,6 +80,11 @@ impl ProducerContext for Counting {
 }
 
 pub fn run(a: ProduceArgs) -> anyhow::Result<()> {
+    match a.client.as_str() {
+        "rdkafka" => {}
+        "sluice" => return crate::produce_sluice::run(&a),
+        other => bail!("--client must be rdkafka or sluice, got {other:?}"),
+    }
     let mut cfg = base_config(&a.bootstrap);
     cfg.set("acks", &a.acks)
         .set("linger.ms", a.linger_ms.to_string())
@@ -125,6 +133,7 @@ pub fn run(a: ProduceArgs) -> anyhow::Result<()> {
     let secs = elapsed.as_secs_f64();
     let rps = ok as f64 / secs;
     let mbps = ok as f64 * a.record_size as f64 / secs / 1e6;
+    let ns_per_rec = my_cpu * secs * 1e9 / ok.max(1) as f64;
     println!(
         "produce: {ok} records x {} B acks={} in {secs:.2}s = {rps:.0} rec/s, {mbps:.1} MB/s \
          (failed {failed}; cores used: loadgen {my_cpu:.2}, broker {})",
@@ -136,8 +145,8 @@ pub fn run(a: ProduceArgs) -> anyhow::Result<()> {
         eprintln!("produce: first delivery error: {e}");
     }
     println!(
-        "RESULT produce records={ok} failed={failed} secs={secs:.3} rec_per_s={rps:.0} \
-         mb_per_s={mbps:.1} loadgen_cores={my_cpu:.2} broker_cores={}",
+        "RESULT produce client=rdkafka records={ok} failed={failed} secs={secs:.3} rec_per_s={rps:.0} \
+         mb_per_s={mbps:.1} loadgen_cores={my_cpu:.2} broker_cores={} cpu_ns_per_rec={ns_per_rec:.0}",
         fmt_cpu(broker_cpu)
     );
     Ok(())

@@ -13,6 +13,7 @@ mod consumer_groups_tables;
 mod get_offsets;
 mod node_api;
 mod offset_reset;
+mod producer_perf;
 mod props;
 mod server;
 mod storage;
@@ -59,6 +60,8 @@ enum Cmd {
     /// (kafka-storage.sh).
     #[command(subcommand)]
     Storage(storage::StorageCmd),
+    /// Measure producer throughput and latency (kafka-producer-perf-test.sh).
+    ProducerPerfTest(producer_perf::PerfArgs),
 }
 
 /// A tool failure: the message is printed as is, exit code 1.
@@ -157,6 +160,7 @@ fn main() {
             Cmd::ConsumerGroups(a) => consumer_groups::run(a).await,
             Cmd::Storage(c) => storage::run(c).await,
             Cmd::Cluster(c) => cluster::run(c).await,
+            Cmd::ProducerPerfTest(a) => producer_perf::run(a).await,
         }
     });
     // Don't wait for the stdin reader thread or idle connections.

@@ -69,6 +69,12 @@ impl Connection {
         Ok(conn)
     }
 
+    /// Hands the negotiated TCP stream over (the producer pipelines requests on it);
+    /// `None` when an earlier failure already closed it.
+    pub fn into_stream(self) -> Option<TcpStream> {
+        self.stream.into_inner()
+    }
+
     /// The `host:port` this connection goes to.
     pub fn addr(&self) -> &str {
         &self.addr

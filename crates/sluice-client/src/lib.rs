@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod group_member;
 pub mod partitioner;
 pub mod produce;
+pub mod producer;
 
 pub use admin::{
     config_source_name, topic_id_string, AlterConfigOp, ClusterDescription, ConfigEntry,
@@ -34,5 +35,8 @@ pub use group_member::{range_assign, GroupMember, GroupMemberConfig};
 pub use partitioner::{murmur2, partition_for_key, StickyPartitioner};
 pub use produce::{
     parse_compression, PartitionBatch, PartitionResult, ProduceOptions, ProduceRecord,
+};
+pub use producer::{
+    Producer, ProducerConfig, ProducerError, ProducerRecord, RecordMetadata, TypedProducer,
 };
 pub use sluice_protocol::kafka_protocol::records::Compression;
