@@ -48,7 +48,7 @@ pub use record::{
 
 /// Callbacks around rebalances (Kafka's ConsumerRebalanceListener). They run inside `poll`
 /// (and `close`/`unsubscribe`); use the context to commit or seek synchronously.
-pub trait ConsumerRebalanceListener: Send {
+pub trait ConsumerRebalanceListener: Send + Sync {
     /// Partitions taken away (eager: all of them before every rebalance; cooperative: only
     /// those that move). Commit what was processed here when committing by hand.
     fn on_partitions_revoked(
