@@ -1,5 +1,6 @@
 //! The `sluice` binary: argument parsing and dispatch to the server and the tools named after
-//! Kafka's scripts (topics, console-producer, console-consumer, consumer-groups, get-offsets, configs). Every
+//! Kafka's scripts (topics, console-producer, console-consumer, consumer-groups, get-offsets, configs,
+//! consumer-perf-test, e2e-latency). Every
 //! failure ends as one line on stderr and exit code 1 — never a panic or backtrace.
 
 mod configs;
@@ -8,6 +9,8 @@ mod console_group;
 mod console_producer;
 mod consumer_groups;
 mod consumer_groups_tables;
+mod consumer_perf;
+mod e2e_latency;
 mod get_offsets;
 mod node_api;
 mod offset_reset;
@@ -49,6 +52,13 @@ enum Cmd {
     /// List, describe, delete consumer groups; reset or delete their offsets
     /// (kafka-consumer-groups.sh).
     ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
+    /// Measure consumer throughput with sluice's Rust consumer
+    /// (kafka-consumer-perf-test.sh).
+    ConsumerPerfTest(consumer_perf::ConsumerPerfArgs),
+    /// Measure produce-to-consume latency one record at a time (kafka-e2e-latency.sh);
+    /// positional: broker_list topic num_messages producer_acks message_size_bytes
+    /// [properties_file].
+    E2eLatency(e2e_latency::E2eLatencyArgs),
 }
 
 /// A tool failure: the message is printed as is, exit code 1.
@@ -145,6 +155,8 @@ fn main() {
             Cmd::GetOffsets(a) => get_offsets::run(a).await,
             Cmd::Configs(a) => configs::run(a).await,
             Cmd::ConsumerGroups(a) => consumer_groups::run(a).await,
+            Cmd::ConsumerPerfTest(a) => consumer_perf::run(a).await,
+            Cmd::E2eLatency(a) => e2e_latency::run(a).await,
         }
     });
     // Don't wait for the stdin reader thread or idle connections.

@@ -106,6 +106,38 @@ impl Default for ConsumerConfig {
     }
 }
 
+/// Every key `from_props` accepts (tools sharing one properties file between a producer and
+/// a consumer keep only these for the consumer).
+pub const CONSUMER_KEYS: &[&str] = &[
+    "bootstrap.servers",
+    "group.id",
+    "client.id",
+    "group.instance.id",
+    "group.protocol",
+    "group.remote.assignor",
+    "partition.assignment.strategy",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "max.poll.records",
+    "fetch.min.bytes",
+    "fetch.max.wait.ms",
+    "fetch.max.bytes",
+    "max.partition.fetch.bytes",
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "isolation.level",
+    "request.timeout.ms",
+    "default.api.timeout.ms",
+    "retry.backoff.ms",
+    "check.crcs",
+    "metadata.max.age.ms",
+    "exclude.internal.topics",
+    "key.deserializer",
+    "value.deserializer",
+];
+
 /// Names accepted by `from_props` for `*.deserializer` (short or Kafka class names).
 const DESERIALIZERS: &[&str] = &[
     "ByteArrayDeserializer",
