@@ -1,6 +1,7 @@
 """Sluice's Rust consumer (`sluice_client::consumer`) next to librdkafka: a sluice-client
 consumer (the `consumer_demo` example) and a confluent-kafka consumer share one group — for
-the classic protocol with `range` and with `cooperative-sticky` — and every record is consumed
+the classic protocol with `range` and with `cooperative-sticky`, and for the KIP-848
+protocol (`group.protocol=consumer`, server-side assignment) — and every record is consumed
 exactly once across the two; records produced by confluent-kafka with every codec are read
 back byte for byte (keys, values, headers, timestamps) by the `consumer_dump` example.
 
@@ -23,7 +24,7 @@ from confluent_kafka import Consumer
 from helpers import admin_client, create_topic, make_records, poll_ok, produce, records, unique
 
 ROOT = Path(__file__).resolve().parent.parent
-GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "200"}
+GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "200", "group.consumer.heartbeat.interval.ms": "500"}
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 
 
@@ -84,26 +85,25 @@ class RustConsumer:
 
 
 @pytest.mark.parametrize("fresh_broker", [GROUP_OVERRIDES], indirect=True, ids=["short-delay"])
-@pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])
+@pytest.mark.parametrize("strategy", ["range", "cooperative-sticky", "consumer"])
 def test_rust_and_librdkafka_consumers_share_a_group(fresh_broker, examples, strategy):
     b = fresh_broker.start()
     topic, group = unique("mixed"), unique("gmix")
     create_topic(admin_client(b.bootstrap), topic, partitions=6)
-    props = {
-        "partition.assignment.strategy": strategy,
-        "heartbeat.interval.ms": "300",
-        "session.timeout.ms": "10000",
-        "auto.commit.interval.ms": "500",
-    }
+    if strategy == "consumer":
+        # KIP-848: the broker assigns; librdkafka refuses the classic session settings.
+        props = {"group.protocol": "consumer", "auto.commit.interval.ms": "500"}
+        conf = {"group.protocol": "consumer"}
+    else:
+        props = {
+            "partition.assignment.strategy": strategy,
+            "heartbeat.interval.ms": "300",
+            "session.timeout.ms": "10000",
+            "auto.commit.interval.ms": "500",
+        }
+        conf = {"partition.assignment.strategy": strategy, "heartbeat.interval.ms": 300, "session.timeout.ms": 10000}
     rust = RustConsumer(examples / "consumer_demo", b.bootstrap, topic, group, props)
-    c = Consumer({
-        "bootstrap.servers": b.bootstrap,
-        "group.id": group,
-        "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": strategy,
-        "heartbeat.interval.ms": 300,
-        "session.timeout.ms": 10000,
-    })
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group, "auto.offset.reset": "earliest", **conf})
     got_c: list[tuple[int, int, str]] = []
     try:
         c.subscribe([topic])

@@ -26,8 +26,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut consumer = Consumer::new(ConsumerConfig::new(&bootstrap, None)).await?;
     let tp = TopicPartition::new(topic.as_str(), partition);
-    consumer.assign(&[tp.clone()]).await?;
-    let end = consumer.end_offsets(&[tp.clone()]).await?[&tp];
+    consumer.assign(std::slice::from_ref(&tp)).await?;
+    let end = consumer.end_offsets(std::slice::from_ref(&tp)).await?[&tp];
     let start = offset.unwrap_or((end - 10).max(0));
     consumer.seek(&tp, start)?;
     println!("{tp}: end offset {end}, reading from {start}");

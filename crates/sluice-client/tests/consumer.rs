@@ -71,7 +71,7 @@ async fn manual_commit_is_where_the_next_consumer_resumes() {
     c.commit_sync(Some(&BTreeMap::from([(tp.clone(), last + 1)])))
         .await
         .unwrap();
-    assert_eq!(c.committed(&[tp.clone()]).await.unwrap()[&tp], 50);
+    assert_eq!(c.committed(std::slice::from_ref(&tp)).await.unwrap()[&tp], 50);
     c.close().await.unwrap();
 
     let mut c2 = Consumer::new(cfg).await.unwrap();
@@ -82,7 +82,7 @@ async fn manual_commit_is_where_the_next_consumer_resumes() {
     assert_eq!(value(&recs[49]), "pay-0-99");
     // commit_sync(None) commits the consumed position.
     c2.commit_sync(None).await.unwrap();
-    assert_eq!(c2.committed(&[tp.clone()]).await.unwrap()[&tp], 100);
+    assert_eq!(c2.committed(std::slice::from_ref(&tp)).await.unwrap()[&tp], 100);
     c2.close().await.unwrap();
 }
 
@@ -97,7 +97,7 @@ async fn assign_seek_pause_resume_without_a_group() {
     let mut c = Consumer::new(config(&b.bootstrap(), None)).await.unwrap();
     c.assign(&[p0.clone(), p1.clone()]).await.unwrap();
     c.seek(&p0, 15).unwrap();
-    c.pause(&[p1.clone()]).unwrap();
+    c.pause(std::slice::from_ref(&p1)).unwrap();
     assert_eq!(c.paused(), vec![p1.clone()]);
     let recs = poll_n(&mut c, 5, WAIT).await;
     assert_eq!(
@@ -108,13 +108,13 @@ async fn assign_seek_pause_resume_without_a_group() {
         "only p0, from the seek offset"
     );
     assert!(c.poll(Duration::from_millis(300)).await.unwrap().is_empty());
-    c.resume(&[p1.clone()]).unwrap();
+    c.resume(std::slice::from_ref(&p1)).unwrap();
     let recs = poll_n(&mut c, 20, WAIT).await;
     assert!(recs.iter().all(|r| r.partition == 1));
     assert_eq!(recs.len(), 20);
     assert_eq!(c.position(&p1).await.unwrap(), 20);
 
-    c.seek_to_beginning(&[p0.clone()]).unwrap();
+    c.seek_to_beginning(std::slice::from_ref(&p0)).unwrap();
     assert_eq!(c.position(&p0).await.unwrap(), 0);
     let recs = poll_n(&mut c, 20, WAIT).await;
     assert_eq!(recs.first().map(|r| r.offset), Some(0));
@@ -127,7 +127,7 @@ async fn assign_seek_pause_resume_without_a_group() {
     let ends = c.end_offsets(&[p0.clone(), p1.clone()]).await.unwrap();
     assert_eq!(ends[&p0], 23);
     assert_eq!(ends[&p1], 20);
-    let starts = c.beginning_offsets(&[p0.clone()]).await.unwrap();
+    let starts = c.beginning_offsets(std::slice::from_ref(&p0)).await.unwrap();
     assert_eq!(starts[&p0], 0);
     let by_time = c
         .offsets_for_times(&BTreeMap::from([(p1.clone(), 0)]))

@@ -1,7 +1,9 @@
 //! Two consumers of one group against an in-process node: they split the partitions (range),
 //! the survivor takes everything over when the other leaves, every record is consumed by
 //! exactly one of them; and with cooperative-sticky a joining member only makes the first
-//! one revoke the partitions that move (KIP-429), never all of them.
+//! one revoke the partitions that move (KIP-429), never all of them; with
+//! `group.protocol=consumer` (KIP-848) the broker's assignment splits and hands over
+//! partitions the same way.
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{config, start};
-use sluice_client::consumer::{Consumer, ConsumerConfig};
+use sluice_client::consumer::{Consumer, ConsumerConfig, GroupProtocol};
 use sluice_client::{ConsumerRebalanceListener, RebalanceContext, TopicPartition};
 use tokio::sync::watch;
 
@@ -184,5 +186,51 @@ async fn cooperative_sticky_revokes_only_the_partitions_that_move() {
         one.assigned().len() == 4
     })
     .await;
+    one.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_protocol_members_split_partitions_and_take_over() {
+    let b = start().await;
+    b.create_topic("k848", 4).await;
+    for p in 0..4 {
+        b.produce("k848", p, 0, 25).await;
+    }
+    let mut cfg = config(&b.bootstrap(), Some("g-848"));
+    cfg.group_protocol = GroupProtocol::Consumer;
+    cfg.auto_commit_interval = Duration::from_millis(200);
+    let one = run(cfg.clone(), "k848").await;
+    wait_for("the first member owns all 4", || one.assigned().len() == 4).await;
+    let two = run(cfg, "k848").await;
+    wait_for("a 2/2 split", || {
+        let (a, b) = (one.assigned(), two.assigned());
+        a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
+    })
+    .await;
+    let ev1 = one.events.lock().unwrap().clone();
+    let revoked: usize = ev1
+        .iter()
+        .filter(|(e, _)| *e == "revoked")
+        .map(|(_, p)| p.len())
+        .sum();
+    assert_eq!(
+        revoked, 2,
+        "only the moved partitions were revoked: {ev1:?}"
+    );
+    for p in 0..4 {
+        b.produce("k848", p, 25, 5).await;
+    }
+    wait_for("all 120 records", || {
+        one.consumed.lock().unwrap().len() + two.consumed.lock().unwrap().len() >= 120
+    })
+    .await;
+    let consumed_by_two = two.consumed.lock().unwrap().clone();
+    two.stop().await;
+    wait_for("the survivor owns all 4", || one.assigned().len() == 4).await;
+    let mut all: Vec<(i32, i64)> = one.consumed.lock().unwrap().clone();
+    all.extend(consumed_by_two);
+    all.sort();
+    let expected: Vec<(i32, i64)> = (0..4).flat_map(|p| (0..30).map(move |o| (p, o))).collect();
+    assert_eq!(all, expected, "every record consumed exactly once");
     one.stop().await;
 }

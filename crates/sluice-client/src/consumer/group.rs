@@ -39,8 +39,8 @@ impl Classic {
 
 /// The consumer's group membership, by protocol.
 pub(crate) enum Membership {
-    Classic(Classic),
-    Consumer(Kip848Member),
+    Classic(Box<Classic>),
+    Consumer(Box<Kip848Member>),
 }
 
 impl Membership {
@@ -199,7 +199,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     /// Applies the KIP-848 member's latest assignment: revoke, acknowledge, assign.
     async fn reconcile_kip848(&mut self) -> Result<()> {
         let target = match &mut self.group {
-            Some(Membership::Consumer(k)) => k.poll_target()?,
+            Some(Membership::Consumer(k)) => k.poll_target().await?,
             _ => return Ok(()),
         };
         let Some((target, lost)) = target else {
@@ -258,7 +258,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                     tracing::warn!("leaving the group: {e}");
                 }
             }
-            Some(Membership::Consumer(k)) => k.leave().await,
+            Some(Membership::Consumer(k)) => (*k).leave().await,
             None => {}
         }
     }

@@ -301,12 +301,12 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             Some(m) => m.set_topics(self.config.group_protocol, &sub, topics),
             None => {
                 self.group = Some(match self.config.group_protocol {
-                    GroupProtocol::Classic => {
-                        group::Membership::Classic(group::Classic::new(self.group_member(topics)?))
-                    }
-                    GroupProtocol::Consumer => group::Membership::Consumer(
+                    GroupProtocol::Classic => group::Membership::Classic(Box::new(
+                        group::Classic::new(self.group_member(topics)?),
+                    )),
+                    GroupProtocol::Consumer => group::Membership::Consumer(Box::new(
                         kip848::Kip848Member::new(self.client.clone(), &self.config, topics, &sub)?,
-                    ),
+                    )),
                 })
             }
         }

@@ -26,6 +26,7 @@ pub async fn start() -> Broker {
         ("offsets.topic.num.partitions", "3"),
         ("group.initial.rebalance.delay.ms", "0"),
         ("auto.create.topics.enable", "false"),
+        ("group.consumer.heartbeat.interval.ms", "500"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
