@@ -85,6 +85,13 @@ run consume --bootstrap "$B" --topic p1k --records "$P1K_RECORDS" --consumers "$
 echo "== consume with 1 consumer (informational)"
 lg consume --bootstrap "$B" --topic p1k --records "$P1K_RECORDS" --broker-pid "$BROKER_PID" \
   | sed 's/^RESULT consume /RESULT consume1 /' | tee -a "$OUT"
+# Client comparison, one consumer each: librdkafka vs Sluice's Rust consumer (sluice-client),
+# 100 B and 1 KiB records; CPU per record = loadgen cores x seconds / records.
+echo "== consume with 1 consumer: librdkafka vs sluice-client"
+lg consume --bootstrap "$B" --topic p100 --records "$P100_RECORDS" --broker-pid "$BROKER_PID" \
+  | sed 's/^RESULT consume /RESULT consume100 /' | tee -a "$OUT"
+run consume-sluice --bootstrap "$B" --topic p100 --records "$P100_RECORDS"
+run consume-sluice --bootstrap "$B" --topic p1k --records "$P1K_RECORDS"
 run e2e --bootstrap "$B" --topic e2e --rate "$E2E_RATE" --duration "$E2E_SECS"
 run group-join --bootstrap "$B" --topic groups --members "$GROUP_MEMBERS" --runs "$GROUP_RUNS"
 run commits --bootstrap "$B" --topic groups --duration "$COMMIT_SECS"
@@ -118,6 +125,14 @@ row "consume 1 KiB, page cache, $CONSUMERS consumers (MB/s)" "$(value consume mb
   "$(value consume rec_per_s) rec/s; cores broker $(value consume broker_cores) loadgen $(value consume loadgen_cores)"
 row "  same, 1 consumer (MB/s)" "$(value consume1 mb_per_s)" "(info)" \
   "cores broker $(value consume1 broker_cores) loadgen $(value consume1 loadgen_cores)"
+row "consume 100 B, 1 librdkafka consumer (rec/s)" "$(value consume100 rec_per_s)" "(info)" \
+  "$(value consume100 cpu_us_per_rec) us CPU/record; $(value consume100 mb_per_s) MB/s"
+row "consume 100 B, 1 sluice-client consumer (rec/s)" "$(value consume_sluice rec_per_s 1)" ">= librdkafka" \
+  "$(value consume_sluice cpu_us_per_rec 1) us CPU/record; $(value consume_sluice mb_per_s 1) MB/s"
+row "consume 1 KiB, 1 librdkafka consumer (rec/s)" "$(value consume1 rec_per_s)" "(info)" \
+  "$(value consume1 cpu_us_per_rec) us CPU/record; $(value consume1 mb_per_s) MB/s"
+row "consume 1 KiB, 1 sluice-client consumer (rec/s)" "$(value consume_sluice rec_per_s 2)" ">= librdkafka" \
+  "$(value consume_sluice cpu_us_per_rec 2) us CPU/record; $(value consume_sluice mb_per_s 2) MB/s"
 row "e2e p99 @ $E2E_RATE rec/s (ms)" "$(awk -v u="$(value e2e p99_us)" 'BEGIN{printf "%.2f", u/1000}')" "< 3" \
   "p50 $(value e2e p50_us) p95 $(value e2e p95_us) p99.9 $(value e2e p999_us) max $(value e2e max_us) us"
 row "$GROUP_MEMBERS members to Stable, median (ms)" "$(value group_join median_ms)" "(info)" \

@@ -152,6 +152,7 @@ pub fn run(a: ConsumeArgs) -> anyhow::Result<()> {
     let secs = finished.as_secs_f64();
     let rps = got as f64 / secs;
     let mbps = b as f64 / secs / 1e6;
+    let cpu_us = my_cpu * secs * 1e6 / (got.max(1) as f64);
     println!(
         "consume: {got} records, {b} payload bytes in {secs:.2}s = {rps:.0} rec/s, {mbps:.1} MB/s \
          ({n} consumer(s); cores used: loadgen {my_cpu:.2}, broker {})",
@@ -165,7 +166,7 @@ pub fn run(a: ConsumeArgs) -> anyhow::Result<()> {
     }
     println!(
         "RESULT consume records={got} bytes={b} secs={secs:.3} rec_per_s={rps:.0} \
-         mb_per_s={mbps:.1} loadgen_cores={my_cpu:.2} broker_cores={}",
+         mb_per_s={mbps:.1} loadgen_cores={my_cpu:.2} cpu_us_per_rec={cpu_us:.3} broker_cores={}",
         fmt_cpu(broker_cpu)
     );
     Ok(())

@@ -7,6 +7,7 @@
 
 mod admin;
 mod consume;
+mod consume_sluice;
 mod e2e;
 mod groups;
 mod produce;
@@ -34,6 +35,8 @@ enum Mode {
     Produce(produce::ProduceArgs),
     /// Read N records from the beginning of every partition; print records/s and MB/s
     Consume(consume::ConsumeArgs),
+    /// The same read with Sluice's Rust consumer (sluice-client) instead of librdkafka
+    ConsumeSluice(consume_sluice::ConsumeSluiceArgs),
     /// Produce timestamped records at a fixed rate while consuming; print latency percentiles
     E2e(e2e::E2eArgs),
     /// N group members subscribe at once; time until the group is Stable with all of them
@@ -50,6 +53,7 @@ fn main() {
         Mode::CreateTopic(a) => admin::run(a),
         Mode::Produce(a) => produce::run(a),
         Mode::Consume(a) => consume::run(a),
+        Mode::ConsumeSluice(a) => consume_sluice::run(a),
         Mode::E2e(a) => e2e::run(a),
         Mode::Startup(a) => startup::run(a),
         Mode::GroupJoin(a) => groups::run_join(a),

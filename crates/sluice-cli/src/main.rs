@@ -1,7 +1,7 @@
 //! The `sluice` binary: argument parsing and dispatch to the server and the tools named after
 //! Kafka's scripts (topics, console-producer, console-consumer, consumer-groups, get-offsets,
-//! configs, storage). Every failure ends as one line on stderr and exit code 1 — never a panic
-//! or backtrace.
+//! configs, storage, producer-perf-test, consumer-perf-test, e2e-latency). Every failure ends
+//! as one line on stderr and exit code 1 — never a panic or backtrace.
 
 mod cluster;
 mod configs;
@@ -10,6 +10,8 @@ mod console_group;
 mod console_producer;
 mod consumer_groups;
 mod consumer_groups_tables;
+mod consumer_perf;
+mod e2e_latency;
 mod get_offsets;
 mod node_api;
 mod offset_reset;
@@ -62,6 +64,13 @@ enum Cmd {
     Storage(storage::StorageCmd),
     /// Measure producer throughput and latency (kafka-producer-perf-test.sh).
     ProducerPerfTest(producer_perf::PerfArgs),
+    /// Measure consumer throughput with sluice's Rust consumer
+    /// (kafka-consumer-perf-test.sh).
+    ConsumerPerfTest(consumer_perf::ConsumerPerfArgs),
+    /// Measure produce-to-consume latency one record at a time (kafka-e2e-latency.sh);
+    /// positional: broker_list topic num_messages producer_acks message_size_bytes
+    /// [properties_file].
+    E2eLatency(e2e_latency::E2eLatencyArgs),
 }
 
 /// A tool failure: the message is printed as is, exit code 1.
@@ -161,6 +170,8 @@ fn main() {
             Cmd::Storage(c) => storage::run(c).await,
             Cmd::Cluster(c) => cluster::run(c).await,
             Cmd::ProducerPerfTest(a) => producer_perf::run(a).await,
+            Cmd::ConsumerPerfTest(a) => consumer_perf::run(a).await,
+            Cmd::E2eLatency(a) => e2e_latency::run(a).await,
         }
     });
     // Don't wait for the stdin reader thread or idle connections.

@@ -181,17 +181,20 @@ impl Client {
 
     /// Runs `op` against the group's coordinator, retrying (bounded by the request timeout)
     /// when the coordinator moved, is not available or is loading.
-    async fn on_coordinator<T>(
-        &self,
-        group: &str,
-        mut op: impl AsyncFnMut(&Coordinator, &Connection) -> Result<T>,
-    ) -> Result<T> {
+    ///
+    /// `op` gets owned arguments (not an async closure over borrowed ones) so the futures of
+    /// callers stay `Send` and can run on spawned tasks.
+    async fn on_coordinator<T, F, Fut>(&self, group: &str, mut op: F) -> Result<T>
+    where
+        F: FnMut(Coordinator, Arc<Connection>) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let deadline = Instant::now() + self.config().request_timeout;
         let mut attempt = 0;
         loop {
             let res = match self.group_coordinator_connection(group).await {
                 Ok((c, conn)) => {
-                    let r = op(&c, &conn).await;
+                    let r = op(c.clone(), conn).await;
                     if matches!(r, Err(ClientError::Io { .. } | ClientError::Timeout { .. })) {
                         self.forget_broker(c.id).await;
                     }
@@ -256,7 +259,7 @@ impl Client {
         let mut out = Vec::with_capacity(groups.len());
         for group in groups {
             let d = self
-                .on_coordinator(group, async |c, conn| {
+                .on_coordinator(group, move |c, conn| async move {
                     let req = DescribeGroupsRequest::default().with_groups(vec![GroupId(s(group))]);
                     let resp = conn.send(&req).await?;
                     let g = resp
@@ -325,7 +328,7 @@ impl Client {
         group: &str,
         partitions: Option<&[TopicPartition]>,
     ) -> Result<BTreeMap<TopicPartition, CommittedOffset>> {
-        self.on_coordinator(group, async |_, conn| {
+        self.on_coordinator(group, move |_, conn| async move {
             // v8+ batches groups; one group at a time needs no more than v7.
             let version = conn.version_for::<OffsetFetchRequest>(Some(7))?;
             let req = OffsetFetchRequest::default()
@@ -379,7 +382,7 @@ impl Client {
         who: &CommitIdentity,
         offsets: &BTreeMap<TopicPartition, i64>,
     ) -> Result<PartitionResults> {
-        self.on_coordinator(group, async |_, conn| {
+        self.on_coordinator(group, move |_, conn| async move {
             let version = conn.version_for::<OffsetCommitRequest>(None)?;
             let mut by_topic: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
             for (tp, off) in offsets {
@@ -441,7 +444,7 @@ impl Client {
         let mut out = Vec::with_capacity(groups.len());
         for group in groups {
             let r = self
-                .on_coordinator(group, async |_, conn| {
+                .on_coordinator(group, move |_, conn| async move {
                     let req =
                         DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s(group))]);
                     let resp = conn.send(&req).await?;
@@ -471,7 +474,7 @@ impl Client {
         group: &str,
         partitions: &[TopicPartition],
     ) -> Result<(Result<()>, PartitionResults)> {
-        self.on_coordinator(group, async |_, conn| {
+        self.on_coordinator(group, move |_, conn| async move {
             let req = OffsetDeleteRequest::default()
                 .with_group_id(GroupId(s(group)))
                 .with_topics(

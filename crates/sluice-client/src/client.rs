@@ -182,6 +182,14 @@ impl Client {
                 return Ok(c);
             }
         }
+        let conn = Arc::new(self.dedicated_connection(id).await?);
+        self.conns.lock().await.insert(id, conn.clone());
+        Ok(conn)
+    }
+
+    /// A new connection to broker `id`, outside the pool: for long-polling requests (the
+    /// consumer's fetches) that must not hold up other requests to that broker.
+    pub async fn dedicated_connection(&self, id: i32) -> Result<Connection> {
         let addr = {
             let cache = self.cache.lock().await;
             cache.brokers.get(&id).map(|b| b.addr())
@@ -196,11 +204,7 @@ impl Client {
                 })?
             }
         };
-        let conn = Arc::new(
-            Connection::connect(&addr, &self.config.client_id, self.config.request_timeout).await?,
-        );
-        self.conns.lock().await.insert(id, conn.clone());
-        Ok(conn)
+        Connection::connect(&addr, &self.config.client_id, self.config.request_timeout).await
     }
 
     /// The connection to the active controller as reported by Metadata, else any broker.

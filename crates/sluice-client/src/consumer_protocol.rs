@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
 use sluice_protocol::kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedTopic;
+use sluice_protocol::kafka_protocol::messages::consumer_protocol_subscription::TopicPartition as SubscribedTopic;
 use sluice_protocol::kafka_protocol::messages::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName,
 };
@@ -86,6 +87,109 @@ pub fn encode_assignment(partitions: &[TopicPartition]) -> Result<Bytes> {
             .collect(),
     );
     versioned(ASSIGNMENT_VERSION, |b| a.encode(b, ASSIGNMENT_VERSION))
+}
+
+/// Everything a member's ConsumerProtocolSubscription says (v0–v3): the assignors of the
+/// group leader need the owned partitions and generation for sticky assignments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberSubscription {
+    pub topics: Vec<String>,
+    pub user_data: Option<Bytes>,
+    /// Partitions the member owns now (v1+; empty for eager members, which revoke first).
+    pub owned_partitions: Vec<TopicPartition>,
+    /// The generation the owned partitions belong to (v2+), -1 when unknown.
+    pub generation: i32,
+}
+
+/// JoinGroup metadata carrying owned partitions and generation (v2), for consumers whose
+/// assignors are sticky or cooperative.
+pub fn encode_subscription_with(
+    topics: &[String],
+    user_data: Option<Bytes>,
+    owned: &[TopicPartition],
+    generation: i32,
+) -> Result<Bytes> {
+    const V: i16 = 2;
+    let sub = ConsumerProtocolSubscription::default()
+        .with_topics(
+            topics
+                .iter()
+                .map(|t| StrBytes::from_string(t.clone()))
+                .collect(),
+        )
+        .with_user_data(user_data)
+        .with_owned_partitions(
+            by_topic(owned)
+                .into_iter()
+                .map(|(t, ps)| {
+                    SubscribedTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(t.to_string())))
+                        .with_partitions(ps)
+                })
+                .collect(),
+        )
+        .with_generation_id(generation);
+    versioned(V, |b| sub.encode(b, V))
+}
+
+fn by_topic(partitions: &[TopicPartition]) -> BTreeMap<&str, Vec<i32>> {
+    let mut m: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for tp in partitions {
+        m.entry(&tp.topic).or_default().push(tp.partition);
+    }
+    m
+}
+
+/// A whole ConsumerProtocolSubscription of any version (newer versions' extra trailing
+/// fields are ignored).
+pub fn decode_subscription(bytes: &[u8]) -> Result<MemberSubscription> {
+    let mut r = Reader { buf: bytes };
+    let version = r.version()?;
+    let n = r.count(2)?;
+    let mut out = MemberSubscription {
+        generation: -1,
+        ..Default::default()
+    };
+    for _ in 0..n {
+        out.topics.push(r.string()?);
+    }
+    if r.buf.is_empty() {
+        return Ok(out);
+    }
+    out.user_data = r.nullable_bytes()?;
+    if version >= 1 {
+        out.owned_partitions = r.topic_partitions()?;
+    }
+    if version >= 2 {
+        out.generation = r.i32()?;
+    }
+    Ok(out)
+}
+
+/// Kafka's StickyAssignorUserData v1 (what eager `sticky` members carry instead of owned
+/// partitions): the previous assignment and its generation.
+pub fn encode_sticky_user_data(owned: &[TopicPartition], generation: i32) -> Bytes {
+    let mut b = BytesMut::new();
+    let topics = by_topic(owned);
+    b.extend_from_slice(&(topics.len() as i32).to_be_bytes());
+    for (t, ps) in topics {
+        b.extend_from_slice(&(t.len() as i16).to_be_bytes());
+        b.extend_from_slice(t.as_bytes());
+        b.extend_from_slice(&(ps.len() as i32).to_be_bytes());
+        for p in ps {
+            b.extend_from_slice(&p.to_be_bytes());
+        }
+    }
+    b.extend_from_slice(&generation.to_be_bytes());
+    b.freeze()
+}
+
+/// Decodes StickyAssignorUserData (v0 has no generation: -1).
+pub fn decode_sticky_user_data(bytes: &[u8]) -> Result<(Vec<TopicPartition>, i32)> {
+    let mut r = Reader { buf: bytes };
+    let owned = r.topic_partitions()?;
+    let generation = if r.buf.len() >= 4 { r.i32()? } else { -1 };
+    Ok((owned, generation))
 }
 
 /// The topics of a ConsumerProtocolSubscription (any version: the topic list comes first).
@@ -170,6 +274,28 @@ impl Reader<'_> {
         Ok(n)
     }
 
+    fn nullable_bytes(&mut self) -> Result<Option<Bytes>> {
+        let len = self.i32()?;
+        if len < 0 {
+            return Ok(None);
+        }
+        Ok(Some(Bytes::copy_from_slice(self.take(len as usize)?)))
+    }
+
+    /// `[topic string, [partition int32]]`.
+    fn topic_partitions(&mut self) -> Result<Vec<TopicPartition>> {
+        let topics = self.count(6)?;
+        let mut out = Vec::new();
+        for _ in 0..topics {
+            let topic = self.string()?;
+            let n = self.count(4)?;
+            for _ in 0..n {
+                out.push(TopicPartition::new(topic.clone(), self.i32()?));
+            }
+        }
+        Ok(out)
+    }
+
     fn string(&mut self) -> Result<String> {
         let len = self.i16()?;
         if len < 0 {
@@ -221,6 +347,22 @@ mod tests {
             decode_assignment(&b).unwrap(),
             vec![TopicPartition::new("t", 4), TopicPartition::new("t", 5)]
         );
+    }
+
+    #[test]
+    fn full_subscription_round_trip() {
+        let owned = vec![TopicPartition::new("a", 0), TopicPartition::new("b", 3)];
+        let bytes = encode_subscription_with(&["a".into(), "b".into()], None, &owned, 7).unwrap();
+        let got = decode_subscription(&bytes).unwrap();
+        assert_eq!(got.topics, vec!["a", "b"]);
+        assert_eq!(got.owned_partitions, owned);
+        assert_eq!(got.generation, 7);
+        assert_eq!(got.user_data, None);
+        let v0 = decode_subscription(&encode_subscription(&["x".into()]).unwrap()).unwrap();
+        assert_eq!(v0.topics, vec!["x"]);
+        assert_eq!(v0.generation, -1);
+        let ud = encode_sticky_user_data(&owned, 4);
+        assert_eq!(decode_sticky_user_data(&ud).unwrap(), (owned, 4));
     }
 
     #[test]

@@ -41,6 +41,13 @@ pub enum ClientError {
     /// Bad input from the caller (unknown partition, empty bootstrap list, ...).
     #[error("{0}")]
     Invalid(String),
+    /// The consumer has no position for these partitions and `auto.offset.reset` is `none`
+    /// (Kafka's NoOffsetForPartitionException).
+    #[error("Undefined offset with no reset policy for partitions: [{}]", partitions.join(", "))]
+    NoOffsetForPartition { partitions: Vec<String> },
+    /// A consumer call was interrupted by `WakeupHandle::wakeup` (Kafka's WakeupException).
+    #[error("the consumer was woken up")]
+    Wakeup,
 }
 
 impl ClientError {

@@ -1,6 +1,9 @@
 //! `GroupMember`: one member of a classic ("consumer" protocol type) consumer group, as
 //! Kafka's ConsumerCoordinator runs it — JoinGroup (with the KIP-394 MEMBER_ID_REQUIRED
-//! round trip), the leader's `range` assignment, SyncGroup, heartbeats on a background task
+//! round trip; one protocol per configured assignor, the subscription carrying the owned
+//! partitions and generation), the leader's assignment with the assignor the coordinator
+//! selected (`consumer::assignor`: range, roundrobin, sticky, cooperative-sticky), SyncGroup,
+//! heartbeats on a background task
 //! every heartbeat interval, rejoin after REBALANCE_IN_PROGRESS / UNKNOWN_MEMBER_ID /
 //! ILLEGAL_GENERATION, OffsetCommit with the member's generation, OffsetFetch of committed
 //! positions, and LeaveGroup. It knows nothing of fetching or printing: a consumer drives it
@@ -17,18 +20,20 @@ use sluice_protocol::kafka_protocol::messages::{
     GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
 };
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::admin_groups::CommitIdentity;
 use crate::client::Client;
 use crate::connection::Connection;
+use crate::consumer::assignor::{PartitionAssignor, RangeAssignor};
 use crate::consumer_protocol::{
-    decode_assignment, decode_subscription_topics, encode_assignment, encode_subscription,
-    TopicPartition, CONSUMER_PROTOCOL_TYPE,
+    decode_assignment, decode_subscription, encode_assignment, encode_subscription_with,
+    MemberSubscription, TopicPartition, CONSUMER_PROTOCOL_TYPE,
 };
 use crate::error::{codes, ClientError, Result};
 
-/// The only assignor implemented (Kafka's RangeAssignor).
+/// The default assignor of a `GroupMember` (Kafka's RangeAssignor).
 pub const RANGE_ASSIGNOR: &str = "range";
 
 fn s(v: &str) -> StrBytes {
@@ -78,44 +83,38 @@ pub struct GroupMember {
     topics: Vec<String>,
     state: Arc<Mutex<Membership>>,
     assignment: Vec<TopicPartition>,
+    /// Assignors offered in JoinGroup, in preference order.
+    assignors: Vec<Arc<dyn PartitionAssignor>>,
+    /// Partitions this member owns when it (re)joins, sent in its subscription.
+    owned: Vec<TopicPartition>,
+    /// The assignor the coordinator selected in the last join.
+    protocol: Option<String>,
+    /// Signalled when the heartbeat task flags a rejoin or a fatal error.
+    notify: Arc<Notify>,
     /// Connection to the coordinator for JoinGroup/SyncGroup, whose timeout covers a whole
     /// rebalance (the client's pooled connections time out sooner).
     join_conn: Option<Arc<Connection>>,
     heartbeat: Option<JoinHandle<()>>,
 }
 
-/// Kafka's RangeAssignor: for each topic, its subscribers sorted by member id each get a
-/// contiguous range of partitions; the first `partitions % members` get one extra. Every
-/// member appears in the result, possibly with nothing.
+/// Kafka's RangeAssignor over plain topic subscriptions (see
+/// [`crate::consumer::assignor::RangeAssignor`]).
 pub fn range_assign(
     subscriptions: &BTreeMap<String, Vec<String>>,
     partitions_per_topic: &BTreeMap<String, i32>,
 ) -> BTreeMap<String, Vec<TopicPartition>> {
-    let mut out: BTreeMap<String, Vec<TopicPartition>> = subscriptions
-        .keys()
-        .map(|m| (m.clone(), Vec::new()))
+    let subs = subscriptions
+        .iter()
+        .map(|(m, ts)| {
+            let s = MemberSubscription {
+                topics: ts.clone(),
+                generation: -1,
+                ..Default::default()
+            };
+            (m.clone(), s)
+        })
         .collect();
-    for (topic, &n) in partitions_per_topic {
-        let members: Vec<&String> = subscriptions
-            .iter()
-            .filter(|(_, ts)| ts.contains(topic))
-            .map(|(m, _)| m)
-            .collect();
-        if members.is_empty() || n <= 0 {
-            continue;
-        }
-        let m = members.len() as i32;
-        let (per, extra) = (n / m, n % m);
-        for (i, member) in members.into_iter().enumerate() {
-            let i = i as i32;
-            let start = per * i + i.min(extra);
-            let len = per + i32::from(i < extra);
-            if let Some(v) = out.get_mut(member) {
-                v.extend((start..start + len).map(|p| TopicPartition::new(topic.clone(), p)));
-            }
-        }
-    }
-    out
+    RangeAssignor.assign(partitions_per_topic, &subs)
 }
 
 fn needs_rejoin_code(code: i16) -> bool {
@@ -147,6 +146,10 @@ impl GroupMember {
             topics,
             state: Arc::new(Mutex::new(Membership::default())),
             assignment: Vec::new(),
+            assignors: vec![Arc::new(RangeAssignor)],
+            owned: Vec::new(),
+            protocol: None,
+            notify: Arc::new(Notify::new()),
             join_conn: None,
             heartbeat: None,
         }
@@ -154,6 +157,53 @@ impl GroupMember {
 
     pub fn group_id(&self) -> &str {
         &self.config.group_id
+    }
+
+    /// The assignors offered in JoinGroup, in preference order (default: range).
+    pub fn set_assignors(&mut self, assignors: Vec<Arc<dyn PartitionAssignor>>) {
+        if !assignors.is_empty() {
+            self.assignors = assignors;
+        }
+    }
+
+    /// The topics subscribed to from the next join on.
+    pub fn set_topics(&mut self, topics: Vec<String>) {
+        self.topics = topics;
+    }
+
+    pub fn topics(&self) -> &[String] {
+        &self.topics
+    }
+
+    /// The partitions this member owns when it next joins (sticky/cooperative assignors keep
+    /// them where they can).
+    pub fn set_owned(&mut self, owned: Vec<TopicPartition>) {
+        self.owned = owned;
+    }
+
+    /// The assignor the coordinator selected in the last join.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Notified when the heartbeat task flags a rejoin (or a fatal error).
+    pub fn rejoin_notify(&self) -> Arc<Notify> {
+        self.notify.clone()
+    }
+
+    /// Asks for a rejoin before the next fetch (cooperative revocation, new subscription).
+    pub fn request_rejoin(&self) {
+        self.lock().rejoin_needed = true;
+    }
+
+    /// A handle that commits with this member's current generation from another task.
+    pub fn committer(&self) -> GroupCommitter {
+        GroupCommitter {
+            client: self.client.clone(),
+            group_id: self.config.group_id.clone(),
+            group_instance_id: self.config.group_instance_id.clone(),
+            state: self.state.clone(),
+        }
     }
 
     /// The partitions of the current generation.
@@ -249,9 +299,7 @@ impl GroupMember {
             .with_session_timeout_ms(self.config.session_timeout.as_millis() as i32)
             .with_member_id(s(&member_id))
             .with_protocol_type(s(CONSUMER_PROTOCOL_TYPE))
-            .with_protocols(vec![JoinGroupRequestProtocol::default()
-                .with_name(s(RANGE_ASSIGNOR))
-                .with_metadata(encode_subscription(&self.topics)?)]);
+            .with_protocols(self.join_protocols()?);
         if version >= 1 {
             req.rebalance_timeout_ms = self.config.rebalance_timeout.as_millis() as i32;
         }
@@ -283,13 +331,15 @@ impl GroupMember {
         }
         let generation = resp.generation_id;
         let member_id = resp.member_id.to_string();
+        self.protocol = resp.protocol_name.as_ref().map(|p| p.to_string());
         {
             let mut st = self.lock();
             st.member_id = member_id.clone();
             st.generation = generation;
         }
         let assignments = if resp.leader.as_str() == member_id && !resp.skip_assignment {
-            self.leader_assign(&resp.members).await?
+            self.leader_assign(resp.protocol_name.as_deref(), &resp.members)
+                .await?
         } else {
             Vec::new()
         };
@@ -325,21 +375,58 @@ impl GroupMember {
         }
     }
 
+    /// One JoinGroup protocol per assignor, each with this member's subscription.
+    fn join_protocols(&self) -> Result<Vec<JoinGroupRequestProtocol>> {
+        let generation = if self.owned.is_empty() {
+            -1
+        } else {
+            self.generation()
+        };
+        self.assignors
+            .iter()
+            .map(|a| {
+                let user_data = a.user_data(&self.owned, generation);
+                Ok(JoinGroupRequestProtocol::default()
+                    .with_name(s(a.name()))
+                    .with_metadata(encode_subscription_with(
+                        &self.topics,
+                        user_data,
+                        &self.owned,
+                        generation,
+                    )?))
+            })
+            .collect()
+    }
+
     /// The leader's job: decode every member's subscription, look up partition counts and
-    /// run the range assignor.
+    /// run the assignor the coordinator selected.
     async fn leader_assign(
         &self,
+        protocol: Option<&str>,
         members: &[sluice_protocol::kafka_protocol::messages::join_group_response::JoinGroupResponseMember],
     ) -> Result<Vec<SyncGroupRequestAssignment>> {
-        let mut subs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let assignor = self
+            .assignors
+            .iter()
+            .find(|a| Some(a.name()) == protocol)
+            .ok_or_else(|| {
+                ClientError::Invalid(format!(
+                    "group {}: the coordinator selected assignor {protocol:?}, which this member did not offer",
+                    self.config.group_id
+                ))
+            })?;
+        let mut subs: BTreeMap<String, MemberSubscription> = BTreeMap::new();
         for m in members {
-            let topics = decode_subscription_topics(&m.metadata).unwrap_or_else(|e| {
+            let sub = decode_subscription(&m.metadata).unwrap_or_else(|e| {
                 tracing::warn!("member {}: {e}; assigning nothing", m.member_id);
-                Vec::new()
+                MemberSubscription {
+                    generation: -1,
+                    ..Default::default()
+                }
             });
-            subs.insert(m.member_id.to_string(), topics);
+            subs.insert(m.member_id.to_string(), sub);
         }
-        let mut all: Vec<String> = subs.values().flatten().cloned().collect();
+        let mut all: Vec<String> = subs.values().flat_map(|s| s.topics.clone()).collect();
         all.sort();
         all.dedup();
         let mut counts = BTreeMap::new();
@@ -351,7 +438,8 @@ impl GroupMember {
                 Err(e) => tracing::warn!("subscribed topic {t}: {e}; not assigned"),
             }
         }
-        range_assign(&subs, &counts)
+        assignor
+            .assign(&counts, &subs)
             .into_iter()
             .map(|(m, tps)| {
                 Ok(SyncGroupRequestAssignment::default()
@@ -373,8 +461,10 @@ impl GroupMember {
         let group = self.config.group_id.clone();
         let instance = self.config.group_instance_id.clone();
         let interval = self.config.heartbeat_interval;
+        let notify = self.notify.clone();
         self.heartbeat = Some(tokio::spawn(async move {
             heartbeat_loop(conn, state, group, instance, interval).await;
+            notify.notify_one();
         }));
         Ok(())
     }
@@ -388,33 +478,7 @@ impl GroupMember {
     /// OffsetCommit with this member's generation. A rebalance in the meantime fails the
     /// commit and marks the member for rejoin.
     pub async fn commit(&self, offsets: &BTreeMap<TopicPartition, i64>) -> Result<()> {
-        if offsets.is_empty() {
-            return Ok(());
-        }
-        let who = {
-            let st = self.lock();
-            CommitIdentity {
-                generation_id: st.generation,
-                member_id: st.member_id.clone(),
-                group_instance_id: self.config.group_instance_id.clone(),
-            }
-        };
-        let results = self
-            .client
-            .commit_group_offsets(&self.config.group_id, &who, offsets)
-            .await?;
-        for (tp, r) in results {
-            if let Err(e) = r {
-                if e.code().is_some_and(needs_rejoin_code) {
-                    self.lock().rejoin_needed = true;
-                }
-                return Err(ClientError::Invalid(format!(
-                    "committing offsets of {tp} for group {}: {e}",
-                    self.config.group_id
-                )));
-            }
-        }
-        Ok(())
+        self.committer().commit(offsets).await
     }
 
     /// The group's committed offsets for `partitions` (absent = none committed).
@@ -468,6 +532,53 @@ impl GroupMember {
                 message: Some(format!("LeaveGroup of group {}", self.config.group_id)),
             }),
         }
+    }
+}
+
+/// Commits offsets with a member's current generation (cheap to clone; usable from other
+/// tasks, e.g. for asynchronous commits).
+#[derive(Clone)]
+pub struct GroupCommitter {
+    client: Arc<Client>,
+    group_id: String,
+    group_instance_id: Option<String>,
+    state: Arc<Mutex<Membership>>,
+}
+
+impl GroupCommitter {
+    /// OffsetCommit with the member's generation; a generation error flags a rejoin.
+    pub async fn commit(&self, offsets: &BTreeMap<TopicPartition, i64>) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let lock = || self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let who = {
+            let st = lock();
+            CommitIdentity {
+                generation_id: st.generation,
+                member_id: st.member_id.clone(),
+                group_instance_id: self.group_instance_id.clone(),
+            }
+        };
+        let results = self
+            .client
+            .commit_group_offsets(&self.group_id, &who, offsets)
+            .await?;
+        for (tp, r) in results {
+            if let Err(e) = r {
+                if e.code().is_some_and(needs_rejoin_code) {
+                    lock().rejoin_needed = true;
+                }
+                return Err(ClientError::Kafka {
+                    code: e.code().unwrap_or(-1),
+                    message: Some(format!(
+                        "committing offsets of {tp} for group {}",
+                        self.group_id
+                    )),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

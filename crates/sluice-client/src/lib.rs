@@ -7,6 +7,7 @@ pub mod admin;
 pub mod admin_groups;
 pub mod client;
 pub mod connection;
+pub mod consumer;
 pub mod consumer_protocol;
 pub mod error;
 pub mod fetch;
@@ -25,13 +26,17 @@ pub use admin_groups::{
 };
 pub use client::{BrokerInfo, Client, ClientConfig, Metadata, PartitionMetadata, TopicMetadata};
 pub use connection::Connection;
+pub use consumer::{
+    ConsumerConfig, ConsumerRebalanceListener, GroupProtocol, IsolationLevel, OffsetReset,
+    RebalanceContext, WakeupHandle,
+};
 pub use consumer_protocol::TopicPartition;
 pub use error::{error_name, ClientError, Result};
 pub use fetch::{
     ConsumerRecord, FetchOptions, FetchTarget, PartitionFetch, EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP, MAX_TIMESTAMP,
 };
-pub use group_member::{range_assign, GroupMember, GroupMemberConfig};
+pub use group_member::{range_assign, GroupCommitter, GroupMember, GroupMemberConfig};
 pub use partitioner::{murmur2, partition_for_key, StickyPartitioner};
 pub use produce::{
     parse_compression, PartitionBatch, PartitionResult, ProduceOptions, ProduceRecord,
