@@ -128,8 +128,14 @@ async fn up(n: u16, base_port: u16, dir: &Path) -> Result<(), ToolError> {
         let props = node_dir.join("server.properties");
         std::fs::write(&props, node_properties(id, n, base_port, &dir))
             .map_err(|e| fail(e, &props))?;
-        sluice_storage::meta::format_dirs(&[data.clone()], &data, &cluster_id, id as i32, true)
-            .map_err(|e| ToolError::failed(format!("formatting {}: {e}", data.display())))?;
+        sluice_storage::meta::format_dirs(
+            std::slice::from_ref(&data),
+            &data,
+            &cluster_id,
+            id as i32,
+            true,
+        )
+        .map_err(|e| ToolError::failed(format!("formatting {}: {e}", data.display())))?;
         let log = node_dir.join("server.log");
         let out = std::fs::OpenOptions::new()
             .create(true)

@@ -263,7 +263,7 @@ async fn replicated_topic_survives_leader_kill_and_the_broker_rejoins() {
         let recs = records(50, &format!("after-kill-p{p}"));
         expected[p as usize].extend(recs.iter().map(|r| r.value.clone().unwrap()));
         eventually("produce after failover", || {
-            let (client, recs, opts) = (client.clone(), recs.clone(), acks_all.clone());
+            let (client, recs, opts) = (client.clone(), recs.clone(), acks_all);
             async move { client.produce("rep", p, recs, &opts).await.ok() }
         })
         .await;
