@@ -194,6 +194,11 @@ async fn up(n: u16, base_port: u16, dir: &Path) -> Result<(), ToolError> {
                     }
                 }
                 if exited.iter().all(|e| *e) {
+                    // `cluster down` removes the pid file once it stopped the nodes.
+                    if !dir.join(PIDS_FILE).exists() {
+                        println!("Cluster stopped.");
+                        return Ok(());
+                    }
                     let _ = std::fs::remove_file(dir.join(PIDS_FILE));
                     return Err(ToolError::failed("every node exited"));
                 }
@@ -261,6 +266,7 @@ async fn down(dir: &Path) -> Result<(), ToolError> {
             STOP_WAIT.as_secs()
         )));
     }
+    let _ = std::fs::remove_file(&file);
     println!("Stopped {} node(s).", pids.len());
     Ok(())
 }
