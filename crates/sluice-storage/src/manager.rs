@@ -404,24 +404,7 @@ impl LogManager {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.inner.stop.store(true, Ordering::Release);
-        {
-            let _g = self
-                .inner
-                .stop_lock
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            self.inner.stop_cv.notify_all();
-        }
-        self.inner.flush_signal.notify();
-        for h in self
-            .threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            let _ = h.join();
-        }
+        self.stop_background();
         for (_, log) in self.partitions() {
             log.flush()?;
             log.write_shutdown_snapshot()?;
