@@ -154,6 +154,9 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
         RequestKind::ListOffsets(r) => Some(ResponseKind::ListOffsets(
             handlers::list_offsets::handle(&ctx, r),
         )),
+        RequestKind::OffsetForLeaderEpoch(r) => Some(ResponseKind::OffsetForLeaderEpoch(
+            handlers::offset_for_leader_epoch::handle(&ctx, r),
+        )),
         RequestKind::CreateTopics(r) => Some(ResponseKind::CreateTopics(
             handlers::create_topics::handle(&ctx, r).await,
         )),

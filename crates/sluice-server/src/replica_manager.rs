@@ -99,6 +99,23 @@ impl Partition {
         read(&self.state).leader == self.node_id
     }
 
+    /// Kafka's leadership check for client requests: only the leader answers, and a leader
+    /// epoch the client knows (-1 = unknown) must be ours: older is FENCED_LEADER_EPOCH,
+    /// newer UNKNOWN_LEADER_EPOCH. Returns the leader epoch on success.
+    pub fn check_leader(&self, current_leader_epoch: i32) -> Result<i32, i16> {
+        let st = read(&self.state);
+        if st.leader != self.node_id {
+            return Err(codes::NOT_LEADER_OR_FOLLOWER);
+        }
+        if current_leader_epoch >= 0 && current_leader_epoch < st.leader_epoch {
+            return Err(codes::FENCED_LEADER_EPOCH);
+        }
+        if current_leader_epoch > st.leader_epoch {
+            return Err(codes::UNKNOWN_LEADER_EPOCH);
+        }
+        Ok(st.leader_epoch)
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.leo.subscribe()
     }

@@ -468,3 +468,56 @@ async fn admin_requests_follow_kafkas_rules() {
     assert_eq!(r.responses[0].error_code, 100, "UNKNOWN_TOPIC_ID");
     node.shutdown().await.unwrap();
 }
+
+/// OffsetForLeaderEpoch (KIP-320) as Kafka answers it: the latest epoch ends at the LEO, an
+/// epoch newer than the log's is undefined (-1, -1), and a client's current leader epoch is
+/// checked (newer than ours = UNKNOWN_LEADER_EPOCH); unknown partitions get their error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_for_leader_epoch_answers_from_the_epoch_cache() {
+    use sluice_protocol::kafka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    use sluice_protocol::kafka_protocol::messages::{BrokerId, OffsetForLeaderEpochRequest};
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), &[]).await;
+    let c = client(&node).await;
+    c.topic_metadata_for_produce("epochs").await.unwrap();
+    c.produce("epochs", 0, records(7, "e"), &ProduceOptions::default())
+        .await
+        .expect("produce");
+    let ask = |current: i32, epoch: i32, partition: i32| {
+        OffsetForLeaderTopic::default()
+            .with_topic(TopicName(StrBytes::from_static_str("epochs")))
+            .with_partitions(vec![OffsetForLeaderPartition::default()
+                .with_partition(partition)
+                .with_current_leader_epoch(current)
+                .with_leader_epoch(epoch)])
+    };
+    let req = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![
+            ask(-1, 0, 0),
+            ask(-1, 5, 0),
+            ask(1, 0, 0),
+            ask(-1, 0, 9),
+        ]);
+    let conn = c.any_connection().await.expect("connection");
+    let resp = conn
+        .send_at(&req, 4)
+        .await
+        .expect("OffsetForLeaderEpoch v4");
+    let got: Vec<(i16, i32, i64)> = resp
+        .topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .map(|p| (p.error_code, p.leader_epoch, p.end_offset))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(0, 0, 7), (0, -1, -1), (76, -1, -1), (3, -1, -1)],
+        "epoch 0 ends at the LEO; epoch 5 is unknown; current epoch 1 is newer than ours; \
+         partition 9 does not exist"
+    );
+    node.shutdown().await.unwrap();
+}

@@ -42,21 +42,9 @@ struct Wanted {
 }
 
 /// Kafka's leadership checks for a fetch: only the leader serves, and a leader epoch the
-/// client knows (v9+) must be ours (older = FENCED_LEADER_EPOCH, newer = UNKNOWN_LEADER_EPOCH).
+/// client knows (v9+) must be ours.
 fn check_leader(p: &Arc<Partition>, current_leader_epoch: i32) -> Result<Arc<Partition>, i16> {
-    let st = p.state();
-    if st.leader != p.node_id() {
-        return Err(codes::NOT_LEADER_OR_FOLLOWER);
-    }
-    if current_leader_epoch >= 0 {
-        if current_leader_epoch < st.leader_epoch {
-            return Err(codes::FENCED_LEADER_EPOCH);
-        }
-        if current_leader_epoch > st.leader_epoch {
-            return Err(codes::UNKNOWN_LEADER_EPOCH);
-        }
-    }
-    Ok(p.clone())
+    p.check_leader(current_leader_epoch).map(|_| p.clone())
 }
 
 pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchReply {

@@ -38,9 +38,12 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                     else {
                         return base.with_error_code(codes::UNKNOWN_TOPIC_OR_PARTITION);
                     };
-                    // Only the leader answers clients (replica_id -1); followers' logs lag.
-                    if from_client && !partition.is_leader() {
-                        return base.with_error_code(codes::NOT_LEADER_OR_FOLLOWER);
+                    // Only the leader answers clients (replica_id -1); followers' logs lag. A
+                    // leader epoch the client knows (v4+) must be ours.
+                    if from_client {
+                        if let Err(code) = partition.check_leader(p.current_leader_epoch) {
+                            return base.with_error_code(code);
+                        }
                     }
                     let log = &partition.log;
                     let base = if with_epoch {
