@@ -158,21 +158,45 @@ impl Broker {
 
     /// Runs a Kafka request frame (header + body) on the active controller and returns its
     /// complete response frame once this broker has applied what the controller committed.
+    /// While there is no controller, or the one we reached has just lost leadership
+    /// (NOT_CONTROLLER) or cannot be reached, it waits for the quorum to elect one and retries,
+    /// for up to `FORWARD_TIMEOUT` (as Kafka's forwarding manager does); it gives up at once if
+    /// this node becomes the active controller, so the caller can run the request itself.
     pub async fn forward(&self, frame: &[u8]) -> anyhow::Result<Vec<u8>> {
-        let client = self
-            .controller_client()
-            .ok_or_else(|| anyhow::anyhow!("no active controller known"))?;
-        let answer = client
-            .call(rpc::API_FORWARD, frame, Duration::from_secs(30))
-            .await?;
-        if answer.len() < 8 {
-            anyhow::bail!("short forward response");
+        const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+        let deadline = tokio::time::Instant::now() + FORWARD_TIMEOUT;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if self.is_active_controller() {
+                anyhow::bail!("this node became the active controller");
+            }
+            let attempt = match self.controller_client() {
+                Some(client) => client
+                    .call(rpc::API_FORWARD, frame, left)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("controller {}: {e}", self.controller_id())),
+                None => Err(anyhow::anyhow!("no active controller known")),
+            };
+            match attempt {
+                Ok(answer) => {
+                    if answer.len() < 8 {
+                        anyhow::bail!("short forward response");
+                    }
+                    let offset = i64::from_be_bytes(answer[..8].try_into().unwrap_or_default());
+                    if !self.wait_applied(offset, Duration::from_secs(5)).await {
+                        tracing::warn!(offset, "forwarded change not applied here within 5 s");
+                    }
+                    return Ok(answer[8..].to_vec());
+                }
+                Err(e) if tokio::time::Instant::now() + backoff < deadline => {
+                    tracing::debug!(error = %e, "forwarding failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                Err(e) => return Err(e),
+            }
         }
-        let offset = i64::from_be_bytes(answer[..8].try_into().unwrap_or_default());
-        if !self.wait_applied(offset, Duration::from_secs(5)).await {
-            tracing::warn!(offset, "forwarded change not applied here within 5 s");
-        }
-        Ok(answer[8..].to_vec())
     }
 
     /// Lets `apply_image` start replica fetchers (they hold a weak reference to the broker).

@@ -113,13 +113,15 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
         ));
     }
     if is_controller_api(api_key) && !conn.forwarded && !broker.is_active_controller() {
-        return match broker.forward(&frame).await {
-            Ok(response) => Outcome::Respond(vec![Chunk::Bytes(Bytes::from(response))]),
+        match broker.forward(&frame).await {
+            Ok(response) => return Outcome::Respond(vec![Chunk::Bytes(Bytes::from(response))]),
+            // Leadership came to us while we were looking for the controller: run it here.
+            Err(_) if broker.is_active_controller() => {}
             Err(e) => {
                 tracing::warn!(api_key, error = %e, "forwarding to the controller failed");
-                Outcome::Close(format!("forwarding to the controller failed: {e}"))
+                return Outcome::Close(format!("forwarding to the controller failed: {e}"));
             }
-        };
+        }
     }
     let body = frame.slice(header_len.min(frame.len())..);
     let request = match guard::decode_request(api_key, version, body) {
@@ -268,6 +270,9 @@ async fn handle_private(broker: &Arc<Broker>, conn: &ConnectionContext, frame: &
     }
     match api_key {
         rpc::API_FORWARD => {
+            if !broker.is_active_controller() {
+                return err(rpc::NOT_CONTROLLER.into());
+            }
             let inner = ConnectionContext {
                 listener: broker
                     .advertised

@@ -23,6 +23,10 @@ pub const API_ALTER_PARTITION: i16 = 32112;
 pub const STATUS_OK: u8 = 0;
 pub const STATUS_ERROR: u8 = 1;
 
+/// The error text of a forwarded request that reached a node which is no longer the active
+/// controller (Kafka's NOT_CONTROLLER): the forwarding broker finds the new one and retries.
+pub const NOT_CONTROLLER: &str = "NOT_CONTROLLER: this node is not the active controller";
+
 /// Response frames stay far below this (forwarded admin responses are small).
 const MAX_FRAME: usize = 64 << 20;
 
