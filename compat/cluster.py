@@ -282,6 +282,26 @@ class Cluster:
 
         wait_for(ok, timeout, f"{topic}: {partitions} partitions with a leader and an ISR of {size}")
 
+    def wait_converged(self, topic: str, partitions: int, isr: int, timeout: float = 60.0) -> None:
+        """Until every live node answers the same Metadata for `topic` (brokers, and per
+        partition leader, replicas and ISR) with a leader and an ISR of `isr` everywhere. A node
+        that resumed after SIGSTOP serves its stale image until it caught up with the quorum;
+        asking one node only could see that stale view."""
+
+        def view(nd):
+            md = self.admin(nd.bootstrap).list_topics(topic=topic, timeout=3)
+            t = md.topics[topic]
+            return (tuple(sorted(md.brokers)), tuple((i, p.leader, tuple(p.replicas), tuple(sorted(p.isrs))) for i, p in sorted(t.partitions.items())))
+
+        def ok():
+            views = {view(nd) for nd in self.nodes if nd.running() and not nd.stopped}
+            if len(views) != 1:
+                return False
+            [(_, parts)] = views
+            return len(parts) == partitions and all(leader >= 0 and len(i) == isr for _, leader, _, i in parts)
+
+        wait_for(ok, timeout, f"every live node to agree on {topic}: {partitions} partitions with a leader and an ISR of {isr}")
+
     def create_topic(self, name: str, partitions: int = 3, rf: int = 3, config: dict | None = None, timeout: float = 30.0) -> None:
         from confluent_kafka.admin import NewTopic
 
