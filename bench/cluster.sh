@@ -16,4 +16,4 @@ fi
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 [ -x "$PY" ] || { echo "cluster.sh: needs the compat venv (./scripts/test.sh deps) for confluent-kafka" >&2; exit 1; }
 export SLUICE_BIN="${SLUICE_BIN:-$ROOT/target/release/sluice}"
-exec timeout 1200 "$PY" bench/cluster.py
+exec timeout 1200 "$PY" bench/cluster_bench.py
