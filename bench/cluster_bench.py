@@ -114,30 +114,38 @@ def failover_trials(overrides: dict, trials: int) -> list[dict]:
                     "topic.metadata.refresh.interval.ms": 30000,
                 }
             )
-            acks: list[tuple[float, int]] = []  # (monotonic time of the report, offset)
+            acks: list[tuple[float, float, int]] = []  # (sent, acknowledged, offset), monotonic
             failed: list[str] = []
 
+            sent_at: dict[bytes, float] = {}
+
             def cb(err, msg):
+                # only records sent after the kill count: a response of the old leader already
+                # on its way when it died is not a failover
                 if err is None:
-                    acks.append((time.monotonic(), msg.offset()))
+                    acks.append((sent_at.get(msg.value(), 0.0), time.monotonic(), msg.offset()))
                 else:
                     failed.append(str(err))
 
             stop = threading.Event()
 
             def run():
+                n = 0
                 while not stop.is_set():
-                    p.produce("failover", value=b"x" * 100, partition=0, on_delivery=cb)
+                    v = b"%012d" % n + b"x" * 88
+                    sent_at[v] = time.monotonic()
+                    n += 1
+                    p.produce("failover", value=v, partition=0, on_delivery=cb)
                     p.poll(PROBE_MS / 1000)
 
             th = threading.Thread(target=run, daemon=True)
             th.start()
             wait_for(lambda: len(acks) >= 200, 30, "200 acks before the kill")
             victim = c.leader("failover", 0)
-            last_before = max(o for _, o in acks)
             t_kill = time.monotonic()
             c.node(victim).kill9()
-            first = wait_for(lambda: next(((t, o) for t, o in list(acks) if o > last_before and t > t_kill), None), 60, "an ack after the kill")
+            orig_cb_count = len(acks)
+            first = wait_for(lambda: next(((a, o) for t, a, o in list(acks)[orig_cb_count:] if t > t_kill), None), 60, "an ack of a record sent after the kill")
             t_new_leader = None
             try:
                 t_new_leader = wait_for(lambda: c.leader("failover", 0) not in (-1, victim) and time.monotonic(), 10, "new leader in Metadata")
@@ -155,7 +163,7 @@ def failover_trials(overrides: dict, trials: int) -> list[dict]:
                     "metadata_s": (t_new_leader - t_kill) if t_new_leader else None,
                 }
             )
-            print(f"  trial {trial + 1}: killed node {victim} (leader of failover-0): next successful produce after {first[0] - t_kill:.3f} s; failed deliveries {len(failed) + left}", flush=True)
+            print(f"  trial {trial + 1}: killed node {victim} (leader of failover-0): first record sent after the kill acknowledged after {first[0] - t_kill:.3f} s; failed deliveries {len(failed) + left}", flush=True)
             c.node(victim).restart()
             c.wait_registered(60)
             c.wait_isr("failover", 3, 3, 60)
