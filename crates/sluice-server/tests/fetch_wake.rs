@@ -72,5 +72,5 @@ async fn delayed_fetch_wakes_on_every_append_until_min_bytes() {
     let p = &response.responses[0].partitions[0];
     assert_eq!(p.error_code, 0);
     assert!(p.records.as_ref().map_or(0, |r| r.len()) >= 300);
-    node.shutdown().await;
+    node.shutdown().await.expect("clean shutdown");
 }
