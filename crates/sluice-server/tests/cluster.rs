@@ -394,3 +394,51 @@ async fn controller_failover_keeps_admin_working() {
         .expect("produce to the new topic");
     cluster.shutdown().await;
 }
+
+/// Regression (found by compat/test_cluster.py): the FindCoordinator that creates
+/// `__consumer_offsets` used to name a coordinator on another node at once, before that node
+/// applied its new leadership; its NOT_COORDINATOR answer made librdkafka's `committed()` fail.
+/// Like Kafka, that first lookup answers COORDINATOR_NOT_AVAILABLE (retriable) for groups led
+/// elsewhere; a later lookup names the leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn first_find_coordinator_for_a_remote_leader_is_retriable() {
+    use sluice_protocol::kafka_protocol::messages::FindCoordinatorRequest;
+    use sluice_protocol::kafka_protocol::protocol::StrBytes;
+
+    let cluster = Cluster::start(3).await;
+    let client = Client::connect(&cluster.node(1).bootstrap()).await.unwrap();
+    let conn = client.any_connection().await.unwrap();
+    let keys: Vec<String> = (0..20).map(|i| format!("g{i}")).collect();
+    let req = FindCoordinatorRequest::default().with_coordinator_keys(
+        keys.iter()
+            .map(|k| StrBytes::from_string(k.clone()))
+            .collect(),
+    );
+    let first = conn.send_at(&req, 4).await.unwrap();
+    let image = cluster.node(1).broker().image();
+    let offsets = image.topic("__consumer_offsets").expect("created");
+    let leader_of = |key: &str| {
+        let p = sluice_group::records::partition_for(key, offsets.partitions.len() as i32);
+        offsets.partitions[p as usize].leader
+    };
+    let mut remote = 0;
+    for c in &first.coordinators {
+        let leader = leader_of(c.key.as_str());
+        if leader == 1 {
+            assert_eq!((c.error_code, c.node_id.0), (0, 1), "{}", c.key.as_str());
+        } else {
+            remote += 1;
+            assert_eq!(c.error_code, 15, "{} led by node {leader}", c.key.as_str());
+        }
+    }
+    assert!(
+        remote > 0,
+        "some of 20 groups are coordinated by nodes 2 and 3"
+    );
+    let again = conn.send_at(&req, 4).await.unwrap();
+    for c in &again.coordinators {
+        assert_eq!(c.error_code, 0, "{}", c.key.as_str());
+        assert_eq!(c.node_id.0, leader_of(c.key.as_str()));
+    }
+    cluster.shutdown().await;
+}

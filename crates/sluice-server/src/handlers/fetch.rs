@@ -8,7 +8,6 @@
 //! copied inline, where one write beats a sendfile per partition.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -19,6 +18,7 @@ use sluice_protocol::kafka_protocol::messages::fetch_response::{
 };
 use sluice_protocol::kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use sluice_storage::{FileRead, LogError};
+use tokio::sync::watch;
 
 use super::str_bytes;
 use crate::dispatch::RequestContext;
@@ -121,21 +121,16 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRep
     let max_wait = Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let deadline = tokio::time::Instant::now() + max_wait;
     // Subscribe before the first read so an append between read and wait is not missed.
-    let mut waiters: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = wanted
+    let mut receivers: Vec<watch::Receiver<i64>> = wanted
         .iter()
         .filter_map(|w| w.hosted.as_ref().ok())
-        .map(|p| {
-            let mut rx = p.subscribe();
-            Box::pin(async move {
-                let _ = rx.changed().await;
-            }) as Pin<Box<dyn Future<Output = ()> + Send>>
-        })
+        .map(|p| p.subscribe())
         .collect();
     loop {
         let (results, files, total, errors) = read_all(ctx, &wanted, max_bytes, follower);
         let done = total >= min_bytes.max(1)
             || errors
-            || waiters.is_empty()
+            || receivers.is_empty()
             || tokio::time::Instant::now() >= deadline;
         if done {
             for (w, data) in wanted.iter().zip(results) {
@@ -151,30 +146,34 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRep
                 files,
             };
         }
-        let woke = tokio::time::timeout_at(deadline, any_of(&mut waiters)).await;
-        if woke.is_err() {
+        match tokio::time::timeout_at(deadline, any_changed(&mut receivers)).await {
+            Ok(Some(closed)) => {
+                receivers.swap_remove(closed);
+            }
+            Ok(None) => {}
             // Deadline: one last read below returns whatever is there.
-            waiters.clear();
+            Err(_) => receivers.clear(),
         }
     }
 }
 
-/// Completes when any of the futures completes; the completed one is replaced by a pending
-/// future so the set can be awaited again.
-async fn any_of(waiters: &mut [Pin<Box<dyn Future<Output = ()> + Send>>]) {
+/// Completes when any partition's watch changed (append, HW move, leadership change): None,
+/// or Some(i) when receiver i's partition is gone. Every call waits on every receiver afresh:
+/// a partition that woke an earlier wait without enough data to answer can wake it again.
+/// (It used to be replaced by a never-ready future, so a follower fetch woken by an HW move
+/// slept through the next append until max_wait_ms — 500 ms per acks=all produce.)
+async fn any_changed(receivers: &mut [watch::Receiver<i64>]) -> Option<usize> {
+    let mut waits: Vec<_> = receivers
+        .iter_mut()
+        .map(|rx| Box::pin(rx.changed()))
+        .collect();
     std::future::poll_fn(|cx| {
-        let mut ready = false;
-        for w in waiters.iter_mut() {
-            if w.as_mut().poll(cx).is_ready() {
-                *w = Box::pin(std::future::pending());
-                ready = true;
+        for (i, w) in waits.iter_mut().enumerate() {
+            if let Poll::Ready(r) = w.as_mut().poll(cx) {
+                return Poll::Ready(r.err().map(|_| i));
             }
         }
-        if ready {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        Poll::Pending
     })
     .await
 }

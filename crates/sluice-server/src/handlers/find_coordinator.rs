@@ -1,7 +1,9 @@
 //! FindCoordinator: the node coordinating a group (key type 0) is the leader of the group's
 //! `__consumer_offsets` partition; the topic is created on the first lookup, as Kafka does.
 //! v0–3 answer one key in the top-level fields, v4+ a batch in `coordinators`. Transaction
-//! coordinators (key type 1) do not exist yet: COORDINATOR_NOT_AVAILABLE. Never decides group
+//! coordinators (key type 1) do not exist yet: COORDINATOR_NOT_AVAILABLE. The lookup that
+//! creates the topic answers COORDINATOR_NOT_AVAILABLE for groups led by another node (as
+//! Kafka does), since that node may not have applied its leadership yet. Never decides group
 //! ownership itself — that is the image's partition leadership.
 
 use sluice_protocol::kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -41,10 +43,12 @@ pub async fn handle(
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
     let v = ctx.api_version;
+    // Whether `__consumer_offsets` existed before this request (it may create it).
+    let existed = ctx.broker.image().topic(CONSUMER_OFFSETS).is_some();
     if v >= 4 {
         let mut coordinators = Vec::with_capacity(request.coordinator_keys.len());
         for key in &request.coordinator_keys {
-            let f = find(ctx, request.key_type, key).await;
+            let f = find(ctx, request.key_type, key, existed).await;
             coordinators.push(
                 Coordinator::default()
                     .with_key(key.clone())
@@ -58,7 +62,7 @@ pub async fn handle(
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
     let key_type = if v >= 1 { request.key_type } else { 0 };
-    let f = find(ctx, key_type, &request.key).await;
+    let f = find(ctx, key_type, &request.key, existed).await;
     let mut response = FindCoordinatorResponse::default()
         .with_error_code(f.error)
         .with_node_id(BrokerId(f.node_id))
@@ -70,7 +74,7 @@ pub async fn handle(
     response
 }
 
-async fn find(ctx: &RequestContext<'_>, key_type: i8, key: &str) -> Found {
+async fn find(ctx: &RequestContext<'_>, key_type: i8, key: &str, existed: bool) -> Found {
     let broker = ctx.broker;
     match key_type {
         0 => {}
@@ -109,6 +113,15 @@ async fn find(ctx: &RequestContext<'_>, key_type: i8, key: &str) -> Found {
             .find(|(id, ..)| *id == l)
     });
     match endpoint {
+        // This lookup created the topic (Kafka answers COORDINATOR_NOT_AVAILABLE then): the
+        // named leader may not have applied its new leadership yet and would answer
+        // NOT_COORDINATOR, which some clients (librdkafka's committed()) do not retry. The
+        // client looks the coordinator up again after its backoff. On a single node the
+        // leader is this node, which applied the creation already.
+        Some((id, ..)) if !existed && id != broker.node_id => Found::error(
+            COORDINATOR_NOT_AVAILABLE,
+            "The coordinator is not available.",
+        ),
         Some((id, host, port, _)) => Found {
             error: codes::NONE,
             message: None,

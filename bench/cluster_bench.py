@@ -1,0 +1,210 @@
+"""Cluster benchmark: single-broker acks=1 vs 3-broker RF=3 acks=all min.insync.replicas=2
+throughput with the same librdkafka producer (bench/loadgen), and failover time after a
+`kill -9` of a partition leader. Run through bench/cluster.sh; prints a table, never fails on
+a timing.
+
+Failover trial: a confluent-kafka (librdkafka) producer, acks=all, idempotent, sends one
+record every PROBE_MS to partition 0 of an RF=3 topic; the leader of partition 0 is killed
+with SIGKILL; failover time = first delivery report for a record that was acknowledged after
+the kill (an offset beyond every offset acknowledged before it) minus the kill instant. The
+killed node is restarted and the ISR heals before the next trial.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "compat"))
+
+from broker import Broker, wait_for  # noqa: E402
+from cluster import Cluster  # noqa: E402
+
+LOADGEN = Path(os.environ.get("LOADGEN", ROOT / "bench" / "target" / "release" / "sluice-loadgen"))
+RECORDS = int(os.environ.get("RECORDS", "1000000"))
+RECORD_SIZE = int(os.environ.get("RECORD_SIZE", "100"))
+PARTITIONS = int(os.environ.get("PARTITIONS", "3"))
+TRIALS = int(os.environ.get("TRIALS", "5"))
+DEFAULT_TRIALS = int(os.environ.get("DEFAULT_TRIALS", "1"))
+PROBE_MS = int(os.environ.get("PROBE_MS", "5"))
+# Failure detection for the tuned failover trials (Kafka defaults: 2000 / 9000 / 30000).
+FAST = {
+    "broker.heartbeat.interval.ms": os.environ.get("HEARTBEAT_MS", "250"),
+    "broker.session.timeout.ms": os.environ.get("SESSION_MS", "1000"),
+    "replica.lag.time.max.ms": "10000",
+}
+COMMON = {"group.initial.rebalance.delay.ms": "0"}
+
+
+def loadgen_produce(bootstrap: str, topic: str, acks: str, broker_pid: int | None = None) -> dict:
+    cmd = [str(LOADGEN), "produce", "--bootstrap", bootstrap, "--topic", topic, "--records", str(RECORDS), "--record-size", str(RECORD_SIZE), "--acks", acks]
+    if broker_pid:
+        cmd += ["--broker-pid", str(broker_pid)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise RuntimeError(f"loadgen failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT produce"))
+    res = dict(kv.split("=", 1) for kv in line.split()[2:])
+    if int(res.get("failed", "0")) != 0:
+        raise RuntimeError(f"{res['failed']} deliveries failed: {line}")
+    return res
+
+
+def cpu_secs(pids: list[int]) -> float:
+    tck = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / tck
+        except (FileNotFoundError, IndexError):
+            pass
+    return total
+
+
+def single_broker() -> dict:
+    b = Broker(overrides=COMMON)
+    b.start()
+    try:
+        from helpers import admin_client, create_topic
+
+        create_topic(admin_client(b.bootstrap), "single", partitions=PARTITIONS)
+        return loadgen_produce(b.bootstrap, "single", "1", b.proc.pid)
+    finally:
+        b.stop()
+        b.close()
+
+
+def cluster_throughput() -> dict:
+    with Cluster(3, overrides=COMMON, fast=False) as c:
+        c.create_topic("replicated", partitions=PARTITIONS, rf=3, config={"min.insync.replicas": "2"})
+        pids = [nd.pid for nd in c.nodes]
+        cpu0, t0 = cpu_secs(pids), time.monotonic()
+        res = loadgen_produce(c.bootstrap, "replicated", "all")
+        res["cluster_cores"] = f"{(cpu_secs(pids) - cpu0) / (time.monotonic() - t0):.2f}"
+        return res
+
+
+def failover_trials(overrides: dict, trials: int) -> list[dict]:
+    from confluent_kafka import Producer
+
+    results = []
+    with Cluster(3, overrides={**COMMON, **overrides}, fast=False) as c:
+        c.create_topic("failover", partitions=3, rf=3, config={"min.insync.replicas": "2"})
+        for trial in range(trials):
+            p = Producer(
+                {
+                    "bootstrap.servers": c.live_bootstrap(),
+                    "acks": "all",
+                    "enable.idempotence": True,
+                    "linger.ms": 0,
+                    "request.timeout.ms": 5000,
+                    "message.timeout.ms": 60000,
+                    "retry.backoff.ms": 50,
+                    "retry.backoff.max.ms": 200,
+                    "reconnect.backoff.ms": 50,
+                    "reconnect.backoff.max.ms": 200,
+                    "topic.metadata.refresh.interval.ms": 30000,
+                }
+            )
+            acks: list[tuple[float, float, int]] = []  # (sent, acknowledged, offset), monotonic
+            failed: list[str] = []
+
+            sent_at: dict[bytes, float] = {}
+
+            def cb(err, msg):
+                # only records sent after the kill count: a response of the old leader already
+                # on its way when it died is not a failover
+                if err is None:
+                    acks.append((sent_at.get(msg.value(), 0.0), time.monotonic(), msg.offset()))
+                else:
+                    failed.append(str(err))
+
+            stop = threading.Event()
+
+            def run():
+                n = 0
+                while not stop.is_set():
+                    v = b"%012d" % n + b"x" * 88
+                    sent_at[v] = time.monotonic()
+                    n += 1
+                    p.produce("failover", value=v, partition=0, on_delivery=cb)
+                    p.poll(PROBE_MS / 1000)
+
+            th = threading.Thread(target=run, daemon=True)
+            th.start()
+            wait_for(lambda: len(acks) >= 200, 30, "200 acks before the kill")
+            victim = c.leader("failover", 0)
+            t_kill = time.monotonic()
+            c.node(victim).kill9()
+            orig_cb_count = len(acks)
+            first = wait_for(lambda: next(((a, o) for t, a, o in list(acks)[orig_cb_count:] if t > t_kill), None), 60, "an ack of a record sent after the kill")
+            t_new_leader = None
+            try:
+                t_new_leader = wait_for(lambda: c.leader("failover", 0) not in (-1, victim) and time.monotonic(), 10, "new leader in Metadata")
+            except TimeoutError:
+                pass
+            stop.set()
+            th.join(10)
+            left = p.flush(60)
+            results.append(
+                {
+                    "trial": trial + 1,
+                    "victim": victim,
+                    "failover_s": first[0] - t_kill,
+                    "failed": len(failed) + left,
+                    "metadata_s": (t_new_leader - t_kill) if t_new_leader else None,
+                }
+            )
+            print(f"  trial {trial + 1}: killed node {victim} (leader of failover-0): first record sent after the kill acknowledged after {first[0] - t_kill:.3f} s; failed deliveries {len(failed) + left}", flush=True)
+            c.node(victim).restart()
+            c.wait_registered(60)
+            c.wait_isr("failover", 3, 3, 60)
+    return results
+
+
+def main() -> None:
+    if not LOADGEN.exists():
+        sys.exit(f"no loadgen at {LOADGEN}: build it with bench/cluster.sh (or bench/run.sh)")
+    print(f"== single broker, {PARTITIONS} partitions, acks=1: {RECORDS} x {RECORD_SIZE} B", flush=True)
+    single = single_broker()
+    print(f"   {single['rec_per_s']} rec/s, {single['mb_per_s']} MB/s", flush=True)
+    print(f"== 3 brokers, RF=3, min.insync.replicas=2, acks=all: {RECORDS} x {RECORD_SIZE} B", flush=True)
+    repl = cluster_throughput()
+    print(f"   {repl['rec_per_s']} rec/s, {repl['mb_per_s']} MB/s", flush=True)
+    print(f"== failover, tuned timeouts {FAST}: {TRIALS} trials", flush=True)
+    tuned = failover_trials(FAST, TRIALS)
+    defaults = []
+    if DEFAULT_TRIALS > 0:
+        print(f"== failover, Kafka default timeouts (heartbeat 2000, session 9000): {DEFAULT_TRIALS} trial(s)", flush=True)
+        defaults = failover_trials({}, DEFAULT_TRIALS)
+
+    ratio = float(repl["rec_per_s"]) / float(single["rec_per_s"])
+    fo = [r["failover_s"] for r in tuned]
+    print()
+    print(f"Sluice cluster benchmark — {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores, load avg {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    print("(all 3 brokers and the client share this machine's cores; numbers are indicative)")
+    row = "{:<52} {:>14} {:>10}   {}".format
+    print(row("benchmark", "measured", "target", "notes"))
+    print(row("-" * 52, "-" * 14, "-" * 10, "-----"))
+    print(row(f"1 broker acks=1, {RECORD_SIZE} B (rec/s)", single["rec_per_s"], "", f"{single['mb_per_s']} MB/s; broker cores {single.get('broker_cores', '?')}, loadgen {single.get('loadgen_cores', '?')}"))
+    print(row(f"3 brokers RF=3 acks=all min.isr=2, {RECORD_SIZE} B (rec/s)", repl["rec_per_s"], "", f"{repl['mb_per_s']} MB/s; 3 brokers' cores {repl['cluster_cores']}, loadgen {repl.get('loadgen_cores', '?')}"))
+    print(row("ratio replicated / single", f"{ratio * 100:.0f}%", ">= 50%", ""))
+    print(row(f"failover, session {FAST['broker.session.timeout.ms']} ms (s, median)", f"{statistics.median(fo):.2f}", "< 2", f"min {min(fo):.2f} max {max(fo):.2f} over {len(fo)} trials; heartbeat {FAST['broker.heartbeat.interval.ms']} ms"))
+    if defaults:
+        d = [r["failover_s"] for r in defaults]
+        print(row("failover, Kafka defaults, session 9000 ms (s)", f"{statistics.median(d):.2f}", "", f"{len(d)} trial(s); heartbeat 2000 ms"))
+    bad = sum(r["failed"] for r in tuned + defaults)
+    print(f"failed deliveries during failover trials: {bad}")
+    print(f"RESULT cluster single_rec_per_s={single['rec_per_s']} replicated_rec_per_s={repl['rec_per_s']} ratio={ratio:.3f} failover_median_s={statistics.median(fo):.3f} failover_max_s={max(fo):.3f}")
+
+
+if __name__ == "__main__":
+    main()
