@@ -122,9 +122,16 @@ async fn elect_leaders_preferred_moves_leadership_back() {
             ("pref".to_string(), 7, Some(UNKNOWN_TOPIC_OR_PARTITION)),
         ]
     );
-    let m = client.topic_metadata("pref", true).await.unwrap();
-    assert_eq!(m.partitions[0].leader, preferred, "{m:?}");
-    assert!(m.partitions[0].leader_epoch > before_epoch, "{m:?}");
+    // Every broker's metadata catches up with the change (a newer leader epoch).
+    eventually("partition 0 led by its preferred replica", || {
+        let client = client.clone();
+        async move {
+            let m = client.topic_metadata("pref", true).await.ok()?;
+            let p = &m.partitions[0];
+            (p.leader == preferred && p.leader_epoch > before_epoch).then_some(())
+        }
+    })
+    .await;
     // Again: not needed. Unclean with a leader: not needed either.
     for kind in [ElectionType::Preferred, ElectionType::Unclean] {
         let r = client
@@ -197,7 +204,7 @@ async fn auto_rebalance_moves_leadership_back() {
     })
     .await;
     let m = client.topic_metadata("auto", true).await.unwrap();
-    assert_eq!(m.partitions[0].leader, preferred);
+    assert_eq!(m.partitions[0].leader, preferred, "{m:?}");
     eventually("produce to the preferred leader", || {
         let client = client.clone();
         async move {
