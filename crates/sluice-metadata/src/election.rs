@@ -239,9 +239,9 @@ pub fn elect_leaders(
 /// `percentage`% (`leader.imbalance.per.broker.percentage`), its partitions whose preferred
 /// election is possible now (the broker is live and in the ISR).
 pub fn imbalanced_partitions(image: &MetadataImage, percentage: i64) -> Vec<(String, i32)> {
-    // preferred broker → (preferred partitions, not led by it)
-    let mut per_broker: BTreeMap<i32, (usize, Vec<(String, i32, &PartitionInfo)>)> =
-        BTreeMap::new();
+    // preferred broker → (partitions it is preferred for, those it does not lead)
+    type Tally<'a> = (usize, Vec<(&'a str, &'a PartitionInfo)>);
+    let mut per_broker: BTreeMap<i32, Tally> = BTreeMap::new();
     for t in image.topics.values() {
         for p in &t.partitions {
             let Some(&preferred) = p.replicas.first() else {
@@ -250,7 +250,7 @@ pub fn imbalanced_partitions(image: &MetadataImage, percentage: i64) -> Vec<(Str
             let e = per_broker.entry(preferred).or_default();
             e.0 += 1;
             if p.leader != preferred {
-                e.1.push((t.name.clone(), p.partition, p));
+                e.1.push((&t.name, p));
             }
         }
     }
@@ -260,9 +260,9 @@ pub fn imbalanced_partitions(image: &MetadataImage, percentage: i64) -> Vec<(Str
         if off.is_empty() || (off.len() as i64) * 100 <= percentage.max(0) * total as i64 {
             continue;
         }
-        for (topic, partition, p) in off {
+        for (topic, p) in off {
             if p.isr.contains(&broker) && live(image, broker) {
-                out.push((topic, partition));
+                out.push((topic.to_string(), p.partition));
             }
         }
     }
