@@ -1,6 +1,6 @@
 //! The `sluice` binary: argument parsing and dispatch to the server and the tools named after
 //! Kafka's scripts (topics, console-producer, console-consumer, consumer-groups, get-offsets,
-//! configs, storage, producer-perf-test, consumer-perf-test, e2e-latency). Every failure ends
+//! configs, storage, producer-perf-test, consumer-perf-test, e2e-latency, leader-election). Every failure ends
 //! as one line on stderr and exit code 1 — never a panic or backtrace.
 
 mod cluster;
@@ -13,6 +13,7 @@ mod consumer_groups_tables;
 mod consumer_perf;
 mod e2e_latency;
 mod get_offsets;
+mod leader_election;
 mod node_api;
 mod offset_reset;
 mod producer_perf;
@@ -71,6 +72,8 @@ enum Cmd {
     /// positional: broker_list topic num_messages producer_acks message_size_bytes
     /// [properties_file].
     E2eLatency(e2e_latency::E2eLatencyArgs),
+    /// Elect preferred or unclean partition leaders (kafka-leader-election.sh).
+    LeaderElection(leader_election::LeaderElectionArgs),
 }
 
 /// A tool failure: the message is printed as is, exit code 1.
@@ -172,6 +175,7 @@ fn main() {
             Cmd::ProducerPerfTest(a) => producer_perf::run(a).await,
             Cmd::ConsumerPerfTest(a) => consumer_perf::run(a).await,
             Cmd::E2eLatency(a) => e2e_latency::run(a).await,
+            Cmd::LeaderElection(a) => leader_election::run(a).await,
         }
     });
     // Don't wait for the stdin reader thread or idle connections.

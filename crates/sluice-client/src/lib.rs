@@ -4,6 +4,7 @@
 //! never prints: formatting is the CLI's job.
 
 pub mod admin;
+pub mod admin_elect;
 pub mod admin_groups;
 pub mod client;
 pub mod connection;
@@ -20,6 +21,7 @@ pub use admin::{
     config_source_name, topic_id_string, AlterConfigOp, ClusterDescription, ConfigEntry,
     ConfigSynonym, NewTopic, PartitionDescription, ResourceType, TopicDescription,
 };
+pub use admin_elect::{ElectionResult, ElectionType, ELECTION_NOT_NEEDED};
 pub use admin_groups::{
     CommitIdentity, CommittedOffset, Coordinator, GroupDescription, GroupListing,
     MemberDescription, PartitionResults,

@@ -48,7 +48,7 @@ pub fn register_broker(image: &MetadataImage, r: &Registration) -> Vec<MetadataR
     out
 }
 
-fn partition_record(topic_id: Uuid, p: &PartitionInfo) -> MetadataRecord {
+pub(crate) fn partition_record(topic_id: Uuid, p: &PartitionInfo) -> MetadataRecord {
     MetadataRecord::Partition {
         topic_id,
         partition: p.partition,

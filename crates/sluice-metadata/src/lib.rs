@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod controller;
+pub mod election;
 pub mod image;
 pub mod log;
 pub mod quorum;

@@ -42,6 +42,7 @@ fn is_controller_api(api_key: i16) -> bool {
         ApiKey::CreateTopics,
         ApiKey::DeleteTopics,
         ApiKey::CreatePartitions,
+        ApiKey::ElectLeaders,
         ApiKey::AlterConfigs,
         ApiKey::IncrementalAlterConfigs,
         ApiKey::InitProducerId,
@@ -170,6 +171,9 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
         )),
         RequestKind::CreatePartitions(r) => Some(ResponseKind::CreatePartitions(
             handlers::create_partitions::handle(&ctx, r).await,
+        )),
+        RequestKind::ElectLeaders(r) => Some(ResponseKind::ElectLeaders(
+            handlers::elect_leaders::handle(&ctx, r).await,
         )),
         RequestKind::DeleteRecords(r) => Some(ResponseKind::DeleteRecords(
             handlers::delete_records::handle(&ctx, r).await,

@@ -13,6 +13,7 @@ pub mod isr;
 pub mod lifecycle;
 pub mod network;
 pub mod node;
+pub mod rebalance;
 pub mod replica_manager;
 pub mod rpc;
 mod sendfile;

@@ -130,6 +130,10 @@ impl Node {
             broker.clone(),
             shutdown_rx.clone(),
         )));
+        tasks.push(tokio::spawn(crate::rebalance::auto_rebalance_task(
+            broker.clone(),
+            shutdown_rx.clone(),
+        )));
         if broker.voters.len() == 1 {
             // A lone voter leads at once instead of after an election timeout.
             let _ = quorum.raft().trigger().elect().await;
