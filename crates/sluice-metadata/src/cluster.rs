@@ -48,7 +48,7 @@ pub fn register_broker(image: &MetadataImage, r: &Registration) -> Vec<MetadataR
     out
 }
 
-fn partition_record(topic_id: Uuid, p: &PartitionInfo) -> MetadataRecord {
+pub(crate) fn partition_record(topic_id: Uuid, p: &PartitionInfo) -> MetadataRecord {
     MetadataRecord::Partition {
         topic_id,
         partition: p.partition,
@@ -57,6 +57,8 @@ fn partition_record(topic_id: Uuid, p: &PartitionInfo) -> MetadataRecord {
         leader: p.leader,
         leader_epoch: p.leader_epoch,
         partition_epoch: p.partition_epoch,
+        adding_replicas: p.adding_replicas.clone(),
+        removing_replicas: p.removing_replicas.clone(),
     }
 }
 
@@ -303,6 +305,8 @@ mod tests {
                 leader,
                 leader_epoch: 0,
                 partition_epoch: 0,
+                adding_replicas: vec![],
+                removing_replicas: vec![],
             },
         );
         image

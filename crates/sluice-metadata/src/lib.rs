@@ -8,6 +8,7 @@ pub mod controller;
 pub mod image;
 pub mod log;
 pub mod quorum;
+pub mod reassign;
 pub mod records;
 
 use std::path::Path;
