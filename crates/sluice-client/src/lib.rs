@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod admin_groups;
+pub mod admin_reassign;
 pub mod client;
 pub mod connection;
 pub mod consumer;

@@ -48,7 +48,8 @@ pub fn register_broker(image: &MetadataImage, r: &Registration) -> Vec<MetadataR
     out
 }
 
-pub(crate) fn partition_record(topic_id: Uuid, p: &PartitionInfo) -> MetadataRecord {
+/// The record that sets a partition to `p` (every field, including an ongoing reassignment).
+pub fn partition_record(topic_id: Uuid, p: &PartitionInfo) -> MetadataRecord {
     MetadataRecord::Partition {
         topic_id,
         partition: p.partition,
