@@ -1,6 +1,6 @@
 //! The `sluice` binary: argument parsing and dispatch to the server and the tools named after
 //! Kafka's scripts (topics, console-producer, console-consumer, consumer-groups, get-offsets,
-//! configs, storage, producer-perf-test, consumer-perf-test, e2e-latency). Every failure ends
+//! configs, reassign-partitions, storage, producer-perf-test, consumer-perf-test, e2e-latency). Every failure ends
 //! as one line on stderr and exit code 1 — never a panic or backtrace.
 
 mod cluster;
@@ -17,6 +17,7 @@ mod node_api;
 mod offset_reset;
 mod producer_perf;
 mod props;
+mod reassign_partitions;
 mod server;
 mod storage;
 mod topics;
@@ -55,6 +56,9 @@ enum Cmd {
     /// List, describe, delete consumer groups; reset or delete their offsets
     /// (kafka-consumer-groups.sh).
     ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
+    /// Move partition replicas between brokers: generate, execute, verify, cancel or list
+    /// reassignments (kafka-reassign-partitions.sh).
+    ReassignPartitions(reassign_partitions::ReassignArgs),
     /// Run (`up`) or stop (`down`) a local N-node cluster.
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
@@ -167,6 +171,7 @@ fn main() {
             Cmd::GetOffsets(a) => get_offsets::run(a).await,
             Cmd::Configs(a) => configs::run(a).await,
             Cmd::ConsumerGroups(a) => consumer_groups::run(a).await,
+            Cmd::ReassignPartitions(a) => reassign_partitions::run(a).await,
             Cmd::Storage(c) => storage::run(c).await,
             Cmd::Cluster(c) => cluster::run(c).await,
             Cmd::ProducerPerfTest(a) => producer_perf::run(a).await,
