@@ -212,6 +212,32 @@ def test_bad_input_gets_kafkas_errors(cluster, tmp_path):
     assert p.returncode == 1 and "can't be used with action" in p.stderr, p
 
 
+def test_cluster_tool_unregisters_a_stopped_broker(cluster):
+    """kafka-cluster.sh: cluster-id, then unregister a broker that was stopped (runs last: it
+    takes broker 3 out of the module's cluster)."""
+    cluster_tool = [str(REPO / "bin" / "kafka-cluster.sh")]
+    p = subprocess.run(cluster_tool + ["cluster-id", "--bootstrap-server", cluster.bootstrap],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.startswith("Cluster ID: "), p
+    gone = cluster.brokers[2]
+    assert gone.stop() == 0
+    alive = ",".join(b.bootstrap for b in cluster.brokers[:2])
+    admin = admin_client(alive)
+
+    def unregistered():
+        p = subprocess.run(cluster_tool + ["unregister", "--bootstrap-server", alive, "--id", "3"],
+                           capture_output=True, text=True, timeout=60)
+        return p if p.returncode == 0 else None
+
+    p = wait_for(unregistered, 60, "unregister to succeed")
+    assert p.stdout.strip() == "Broker 3 is no longer registered.", p
+    wait_for(lambda: sorted(b.id for b in admin.list_topics(timeout=10).brokers.values()) == [1, 2], 30,
+             "two brokers listed")
+    p = subprocess.run(cluster_tool + ["unregister", "--bootstrap-server", alive, "--id", "3"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "Broker ID 3 is not currently registered" in p.stderr, p
+
+
 def test_shim_runs_the_tool():
     p = subprocess.run([str(REPO / "bin" / "kafka-reassign-partitions.sh"), "--help"],
                        capture_output=True, text=True, timeout=30)

@@ -1,6 +1,7 @@
-//! Admin operations for partition reassignments (KIP-455), as Kafka's AdminClient offers them:
-//! alter (start, replace, or cancel with `None`) and list ongoing reassignments. Both go to the
-//! controller (any broker forwards them). Prints nothing.
+//! Admin operations for moving replicas and decommissioning brokers, as Kafka's AdminClient
+//! offers them: alter partition reassignments (start, replace, or cancel with `None`), list
+//! the ongoing ones (KIP-455), and unregister a broker (KIP-631). All go to the controller (any
+//! broker forwards them). Prints nothing.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use sluice_protocol::kafka_protocol::messages::alter_partition_reassignments_req
 use sluice_protocol::kafka_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
 use sluice_protocol::kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, BrokerId, ListPartitionReassignmentsRequest, TopicName,
+    UnregisterBrokerRequest,
 };
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
 
@@ -154,5 +156,18 @@ impl Client {
             }
         }
         Ok(out)
+    }
+
+    /// UnregisterBroker: removes a decommissioned broker's registration (its replicas stay
+    /// assigned; reassign them first). BROKER_ID_NOT_REGISTERED for unknown ids.
+    pub async fn unregister_broker(&self, broker_id: i32) -> Result<()> {
+        let conn = self.controller_connection().await?;
+        let resp = conn
+            .send(&UnregisterBrokerRequest::default().with_broker_id(BrokerId(broker_id)))
+            .await?;
+        match ClientError::from_code(resp.error_code, resp.error_message.map(|m| m.to_string())) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }

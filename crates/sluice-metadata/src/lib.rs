@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod controller;
+pub mod decommission;
 pub mod image;
 pub mod log;
 pub mod quorum;

@@ -47,6 +47,7 @@ fn is_controller_api(api_key: i16) -> bool {
         ApiKey::InitProducerId,
         ApiKey::AlterPartitionReassignments,
         ApiKey::ListPartitionReassignments,
+        ApiKey::UnregisterBroker,
     ]
     .iter()
     .any(|k| *k as i16 == api_key)
@@ -181,6 +182,9 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
                 handlers::list_partition_reassignments::handle(&ctx, r),
             ))
         }
+        RequestKind::UnregisterBroker(r) => Some(ResponseKind::UnregisterBroker(
+            handlers::unregister_broker::handle(&ctx, r).await,
+        )),
         RequestKind::DescribeCluster(r) => Some(ResponseKind::DescribeCluster(
             handlers::describe_cluster::handle(&ctx, r),
         )),

@@ -242,3 +242,68 @@ async fn reassignment_moves_a_partition_off_its_leader_while_producing() {
     }
     cluster.shutdown().await;
 }
+
+/// Kafka's decommissioning flow: reassign every replica off a broker, stop it, unregister it.
+/// The cluster then lists two brokers, the data stays readable, and a second unregister of the
+/// same id gets BROKER_ID_NOT_REGISTERED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn decommissioning_moves_replicas_off_then_unregisters_the_broker() {
+    let mut cluster = Cluster::start(3).await;
+    let client = Client::connect(&cluster.any_bootstrap()).await.unwrap();
+    create(&client, "keep", 2, &[]).await;
+    let values: Vec<Bytes> = eventually("records written", || {
+        let client = client.clone();
+        async move {
+            let recs = records(30, "keep");
+            let values = recs.iter().map(|r| r.value.clone().unwrap()).collect();
+            client
+                .produce("keep", 0, recs, &ProduceOptions::default())
+                .await
+                .ok()
+                .map(|_| values)
+        }
+    })
+    .await;
+    // Decommission broker 3: every partition moves to {1, 2}.
+    let gone = 3;
+    let moves: Vec<((String, i32), Option<Vec<i32>>)> = (0..2)
+        .map(|p| (("keep".to_string(), p), Some(vec![1, 2])))
+        .collect();
+    let started = client
+        .alter_partition_reassignments(&moves, true)
+        .await
+        .unwrap();
+    assert!(started.iter().all(|(_, r)| r.is_ok()), "{started:?}");
+    eventually("nothing left on broker 3", || {
+        let client = client.clone();
+        async move {
+            let m = client.topic_metadata("keep", true).await.ok()?;
+            m.partitions
+                .iter()
+                .all(|p| !p.replicas.contains(&gone) && p.leader != gone && p.leader >= 0)
+                .then_some(())
+        }
+    })
+    .await;
+    cluster.kill(gone).await;
+    let client = Client::connect(&cluster.any_bootstrap()).await.unwrap();
+    eventually("broker 3 unregistered", || {
+        let client = client.clone();
+        async move { client.unregister_broker(gone).await.ok() }
+    })
+    .await;
+    let desc = client.describe_cluster().await.unwrap();
+    let ids: Vec<i32> = desc.brokers.iter().map(|b| b.id).collect();
+    assert_eq!(ids, vec![1, 2], "{desc:?}");
+    for id in [1, 2] {
+        eventually("registration gone everywhere", || {
+            let image = cluster.node(id).broker().image();
+            async move { (!image.brokers.contains_key(&gone)).then_some(()) }
+        })
+        .await;
+    }
+    let again = client.unregister_broker(gone).await.unwrap_err();
+    assert_eq!(again.code(), Some(102), "{again}");
+    assert_eq!(read_values(&client, "keep", 0).await, values);
+    cluster.shutdown().await;
+}

@@ -31,6 +31,7 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod sync_group;
+pub mod unregister_broker;
 
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
 
