@@ -266,7 +266,7 @@ async fn decommissioning_moves_replicas_off_then_unregisters_the_broker() {
     .await;
     // Decommission broker 3: every partition moves to {1, 2}.
     let gone = 3;
-    let moves: Vec<((String, i32), Option<Vec<i32>>)> = (0..2)
+    let moves: Vec<_> = (0..2)
         .map(|p| (("keep".to_string(), p), Some(vec![1, 2])))
         .collect();
     let started = client
