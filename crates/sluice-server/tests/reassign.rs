@@ -15,6 +15,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use cluster_common::*;
 use sluice_client::{Client, NewTopic, ProduceOptions};
+use sluice_protocol::kafka_protocol::messages::alter_partition_reassignments_request::{
+    ReassignablePartition, ReassignableTopic,
+};
+use sluice_protocol::kafka_protocol::messages::{
+    AlterPartitionReassignmentsRequest, BrokerId, TopicName,
+};
+use sluice_protocol::kafka_protocol::protocol::StrBytes;
 
 const TOPIC: &str = "moving";
 
@@ -216,12 +223,21 @@ async fn reassignment_moves_a_partition_off_its_leader_while_producing() {
     })
     .await;
 
-    // A reassignment to a registered broker can be cancelled, restoring the replicas.
-    let back = client
-        .alter_partition_reassignments(&[(tp.clone(), Some(vec![follower, old_leader]))], true)
-        .await
-        .unwrap();
-    assert!(back[0].1.is_ok());
+    // A reassignment sent to a broker that is not the controller is forwarded to it; it can
+    // be cancelled, restoring the replicas.
+    let controller = cluster.node(follower).broker().controller_id();
+    let other = (1..=3).find(|b| *b != controller).unwrap();
+    let conn = client.broker_connection(other).await.unwrap();
+    let request = AlterPartitionReassignmentsRequest::default().with_topics(vec![
+        ReassignableTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
+            .with_partitions(vec![ReassignablePartition::default()
+                .with_partition_index(0)
+                .with_replicas(Some(vec![BrokerId(follower), BrokerId(old_leader)]))]),
+    ]);
+    let back = conn.send(&request).await.unwrap();
+    assert_eq!(back.error_code, 0, "{back:?}");
+    assert_eq!(back.responses[0].partitions[0].error_code, 0, "{back:?}");
     let cancelled = client
         .alter_partition_reassignments(&[(tp.clone(), None)], true)
         .await
