@@ -1,9 +1,10 @@
 //! The `sluice` binary: argument parsing and dispatch to the server and the tools named after
 //! Kafka's scripts (topics, console-producer, console-consumer, consumer-groups, get-offsets,
-//! configs, storage, producer-perf-test, consumer-perf-test, e2e-latency, leader-election). Every failure ends
+//! configs, reassign-partitions, cluster-tool, storage, producer-perf-test, consumer-perf-test, e2e-latency, leader-election). Every failure ends
 //! as one line on stderr and exit code 1 — never a panic or backtrace.
 
 mod cluster;
+mod cluster_tool;
 mod configs;
 mod console_consumer;
 mod console_group;
@@ -18,6 +19,7 @@ mod node_api;
 mod offset_reset;
 mod producer_perf;
 mod props;
+mod reassign_partitions;
 mod server;
 mod storage;
 mod topics;
@@ -56,6 +58,12 @@ enum Cmd {
     /// List, describe, delete consumer groups; reset or delete their offsets
     /// (kafka-consumer-groups.sh).
     ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
+    /// Print the cluster id or unregister a decommissioned broker (kafka-cluster.sh).
+    #[command(subcommand)]
+    ClusterTool(cluster_tool::ClusterToolCmd),
+    /// Move partition replicas between brokers: generate, execute, verify, cancel or list
+    /// reassignments (kafka-reassign-partitions.sh).
+    ReassignPartitions(reassign_partitions::ReassignArgs),
     /// Run (`up`) or stop (`down`) a local N-node cluster.
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
@@ -170,6 +178,8 @@ fn main() {
             Cmd::GetOffsets(a) => get_offsets::run(a).await,
             Cmd::Configs(a) => configs::run(a).await,
             Cmd::ConsumerGroups(a) => consumer_groups::run(a).await,
+            Cmd::ClusterTool(c) => cluster_tool::run(c).await,
+            Cmd::ReassignPartitions(a) => reassign_partitions::run(a).await,
             Cmd::Storage(c) => storage::run(c).await,
             Cmd::Cluster(c) => cluster::run(c).await,
             Cmd::ProducerPerfTest(a) => producer_perf::run(a).await,

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod admin_elect;
 pub mod admin_groups;
+pub mod admin_reassign;
 pub mod client;
 pub mod connection;
 pub mod consumer;

@@ -48,7 +48,8 @@ pub fn register_broker(image: &MetadataImage, r: &Registration) -> Vec<MetadataR
     out
 }
 
-pub(crate) fn partition_record(topic_id: Uuid, p: &PartitionInfo) -> MetadataRecord {
+/// The record that sets a partition to `p` (every field, including an ongoing reassignment).
+pub fn partition_record(topic_id: Uuid, p: &PartitionInfo) -> MetadataRecord {
     MetadataRecord::Partition {
         topic_id,
         partition: p.partition,
@@ -57,6 +58,8 @@ pub(crate) fn partition_record(topic_id: Uuid, p: &PartitionInfo) -> MetadataRec
         leader: p.leader,
         leader_epoch: p.leader_epoch,
         partition_epoch: p.partition_epoch,
+        adding_replicas: p.adding_replicas.clone(),
+        removing_replicas: p.removing_replicas.clone(),
     }
 }
 
@@ -303,6 +306,8 @@ mod tests {
                 leader,
                 leader_epoch: 0,
                 partition_epoch: 0,
+                adding_replicas: vec![],
+                removing_replicas: vec![],
             },
         );
         image

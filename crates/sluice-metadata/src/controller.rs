@@ -205,6 +205,8 @@ fn partition_records(topic_id: Uuid, first: i32, assignment: &[Vec<i32>]) -> Vec
             leader: replicas[0],
             leader_epoch: 0,
             partition_epoch: 0,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         })
         .collect()
 }
@@ -232,7 +234,7 @@ pub fn create_partitions(
     let rf = topic
         .partitions
         .first()
-        .map(|p| p.replicas.len())
+        .map(|p| p.target_replicas().len())
         .unwrap_or(1) as i16;
     let new = match assignments {
         Some(a) => {

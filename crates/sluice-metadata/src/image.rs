@@ -24,11 +24,34 @@ pub struct BrokerRegistration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionInfo {
     pub partition: i32,
+    /// Assigned replicas in preference order; during a reassignment the target replicas
+    /// followed by the original ones being removed (Kafka's order).
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
     pub leader: i32,
     pub leader_epoch: i32,
     pub partition_epoch: i32,
+    /// Replicas an ongoing reassignment adds (empty when none is in progress).
+    pub adding_replicas: Vec<i32>,
+    /// Replicas an ongoing reassignment removes once the targets are in the ISR.
+    pub removing_replicas: Vec<i32>,
+}
+
+impl PartitionInfo {
+    /// Whether a reassignment (KIP-455) is in progress.
+    pub fn is_reassigning(&self) -> bool {
+        !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
+    }
+
+    /// The replicas the partition will have once its reassignment completes (the current
+    /// replicas when none is in progress).
+    pub fn target_replicas(&self) -> Vec<i32> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|b| !self.removing_replicas.contains(b))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +142,8 @@ impl MetadataImage {
                     leader: p.leader,
                     leader_epoch: p.leader_epoch,
                     partition_epoch: p.partition_epoch,
+                    adding_replicas: p.adding_replicas.clone(),
+                    removing_replicas: p.removing_replicas.clone(),
                 });
             }
         }
@@ -209,6 +234,8 @@ impl MetadataImage {
                 leader,
                 leader_epoch,
                 partition_epoch,
+                adding_replicas,
+                removing_replicas,
             } => {
                 let Some(name) = self.topic_names.get(topic_id) else {
                     return;
@@ -223,6 +250,8 @@ impl MetadataImage {
                     leader: *leader,
                     leader_epoch: *leader_epoch,
                     partition_epoch: *partition_epoch,
+                    adding_replicas: adding_replicas.clone(),
+                    removing_replicas: removing_replicas.clone(),
                 };
                 let idx = *partition as usize;
                 if *partition < 0 {
@@ -301,6 +330,8 @@ mod tests {
             leader,
             leader_epoch: 4,
             partition_epoch: 7,
+            adding_replicas: if leader == 2 { vec![3] } else { vec![] },
+            removing_replicas: if leader == 2 { vec![1] } else { vec![] },
         };
         let cfg = |resource_type, resource_name: &str, name: &str, value: Option<&str>| {
             MetadataRecord::Config {

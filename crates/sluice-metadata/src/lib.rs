@@ -5,10 +5,12 @@
 
 pub mod cluster;
 pub mod controller;
+pub mod decommission;
 pub mod election;
 pub mod image;
 pub mod log;
 pub mod quorum;
+pub mod reassign;
 pub mod records;
 
 use std::path::Path;

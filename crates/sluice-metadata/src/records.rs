@@ -41,7 +41,10 @@ pub enum MetadataRecord {
     UnfenceBroker { broker_id: i32, epoch: i64 },
     /// A topic exists with this name and id (Kafka's TopicRecord).
     Topic { name: String, topic_id: Uuid },
-    /// A partition's full state (Kafka's PartitionRecord; also used for changes).
+    /// A partition's full state (Kafka's PartitionRecord; also used for changes). During a
+    /// reassignment `replicas` is the union of target and original replicas (target first),
+    /// `adding_replicas` / `removing_replicas` what the reassignment adds / removes (KIP-455);
+    /// both are empty otherwise.
     Partition {
         topic_id: Uuid,
         partition: i32,
@@ -50,6 +53,8 @@ pub enum MetadataRecord {
         leader: i32,
         leader_epoch: i32,
         partition_epoch: i32,
+        adding_replicas: Vec<i32>,
+        removing_replicas: Vec<i32>,
     },
     /// A config override; `value: None` deletes it (Kafka's ConfigRecord).
     Config {
@@ -87,6 +92,10 @@ const FENCE_BROKER: u8 = 7;
 const UNFENCE_BROKER: u8 = 8;
 const PRODUCER_IDS: u8 = 15;
 const VERSION: u8 = 0;
+/// Partition records with a reassignment in progress: version 0 plus the adding and removing
+/// replica lists. Records without one are still written as version 0, so logs stay readable
+/// by older binaries and old logs/snapshots decode unchanged.
+const PARTITION_VERSION_REASSIGNMENT: u8 = 1;
 
 struct Writer(Vec<u8>);
 impl Writer {
@@ -235,9 +244,16 @@ impl MetadataRecord {
                 leader,
                 leader_epoch,
                 partition_epoch,
+                adding_replicas,
+                removing_replicas,
             } => {
+                let reassigning = !adding_replicas.is_empty() || !removing_replicas.is_empty();
                 w.u8(PARTITION);
-                w.u8(VERSION);
+                w.u8(if reassigning {
+                    PARTITION_VERSION_REASSIGNMENT
+                } else {
+                    VERSION
+                });
                 w.uuid(topic_id);
                 w.i32(*partition);
                 w.ids(replicas);
@@ -245,6 +261,10 @@ impl MetadataRecord {
                 w.i32(*leader);
                 w.i32(*leader_epoch);
                 w.i32(*partition_epoch);
+                if reassigning {
+                    w.ids(adding_replicas);
+                    w.ids(removing_replicas);
+                }
             }
             MetadataRecord::Config {
                 resource_type,
@@ -281,7 +301,9 @@ impl MetadataRecord {
         let mut r = Reader(bytes);
         let kind = r.u8()?;
         let version = r.u8()?;
-        if version != VERSION {
+        let known =
+            version == VERSION || (kind == PARTITION && version == PARTITION_VERSION_REASSIGNMENT);
+        if !known {
             return Err(DecodeError::Unknown(kind, version));
         }
         Ok(match kind {
@@ -337,6 +359,16 @@ impl MetadataRecord {
                 leader: r.i32()?,
                 leader_epoch: r.i32()?,
                 partition_epoch: r.i32()?,
+                adding_replicas: if version >= PARTITION_VERSION_REASSIGNMENT {
+                    r.ids()?
+                } else {
+                    Vec::new()
+                },
+                removing_replicas: if version >= PARTITION_VERSION_REASSIGNMENT {
+                    r.ids()?
+                } else {
+                    Vec::new()
+                },
             },
             CONFIG => MetadataRecord::Config {
                 resource_type: r.u8()? as i8,
@@ -401,6 +433,19 @@ mod tests {
                 leader: 1,
                 leader_epoch: 4,
                 partition_epoch: 5,
+                adding_replicas: vec![],
+                removing_replicas: vec![],
+            },
+            MetadataRecord::Partition {
+                topic_id: id,
+                partition: 3,
+                replicas: vec![3, 1, 2],
+                isr: vec![1, 2],
+                leader: 1,
+                leader_epoch: 4,
+                partition_epoch: 6,
+                adding_replicas: vec![3],
+                removing_replicas: vec![2],
             },
             MetadataRecord::Config {
                 resource_type: RESOURCE_TOPIC,
@@ -421,5 +466,59 @@ mod tests {
                 assert!(MetadataRecord::decode(&bytes[..cut]).is_err());
             }
         }
+    }
+
+    /// A version-0 partition record (as written before reassignments existed) still decodes,
+    /// with no reassignment; a reassigning one is written as version 1.
+    #[test]
+    fn partition_records_stay_backward_compatible() {
+        let id = Uuid::from_u128(7);
+        let mut v0 = vec![PARTITION, 0];
+        v0.extend_from_slice(id.as_bytes());
+        for x in [0i32, 2, 1, 2, 1, 1, 1, 0, 0] {
+            v0.extend_from_slice(&x.to_be_bytes());
+        }
+        let plain = MetadataRecord::Partition {
+            topic_id: id,
+            partition: 0,
+            replicas: vec![1, 2],
+            isr: vec![1],
+            leader: 1,
+            leader_epoch: 0,
+            partition_epoch: 0,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
+        };
+        assert_eq!(MetadataRecord::decode(&v0).unwrap(), plain);
+        assert_eq!(plain.encode(), v0);
+        let MetadataRecord::Partition {
+            topic_id,
+            partition,
+            replicas,
+            isr,
+            leader,
+            leader_epoch,
+            partition_epoch,
+            ..
+        } = plain
+        else {
+            unreachable!()
+        };
+        let moving = MetadataRecord::Partition {
+            topic_id,
+            partition,
+            replicas,
+            isr,
+            leader,
+            leader_epoch,
+            partition_epoch,
+            adding_replicas: vec![3],
+            removing_replicas: vec![],
+        };
+        assert_eq!(moving.encode()[1], 1);
+        // Other kinds know no version 1.
+        let mut topic = MetadataRecord::RemoveTopic { topic_id: id }.encode();
+        topic[1] = 1;
+        assert!(MetadataRecord::decode(&topic).is_err());
     }
 }

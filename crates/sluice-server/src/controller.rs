@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sluice_metadata::cluster::{self, Registration};
+use sluice_metadata::reassign;
 use sluice_metadata::MetadataImage;
 use tokio::sync::watch;
 
@@ -147,7 +148,21 @@ pub async fn handle_alter_partition(
                 req.partition_epoch,
                 &req.new_isr,
             )
-            .map(|(record, _)| (vec![record], ()))
+            .map(|(record, next)| {
+                // The ISR change that brings the last target replica in sync completes its
+                // reassignment in the same record (as Kafka's controller does).
+                let record = match reassign::maybe_complete(image, &next) {
+                    Some(done) => {
+                        tracing::info!(topic = %req.topic, partition = req.partition, replicas = ?done.replicas, leader = done.leader, "partition reassignment completed");
+                        cluster::partition_record(
+                            image.topic(&req.topic).map(|t| t.topic_id).unwrap_or_default(),
+                            &done,
+                        )
+                    }
+                    None => record,
+                };
+                (vec![record], ())
+            })
         })
         .await;
     match result {
@@ -199,6 +214,7 @@ pub async fn session_task(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
         if !leader {
             continue;
         }
+        complete_reassignments(&broker).await;
         let image = broker.image();
         let live = image.live_brokers();
         for id in broker.controller.expired(&live, session) {
@@ -219,5 +235,29 @@ pub async fn session_task(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
                 tracing::warn!(broker = id, error = %e, "fencing failed");
             }
         }
+    }
+}
+
+/// Completes reassignments whose target replicas are all in the ISR but that no ISR change
+/// completed (e.g. a controller failover between the two). Cheap when none is ready.
+async fn complete_reassignments(broker: &Arc<Broker>) {
+    let ready = |image: &MetadataImage| {
+        image
+            .topics
+            .values()
+            .flat_map(|t| &t.partitions)
+            .any(|p| reassign::maybe_complete(image, p).is_some())
+    };
+    if !ready(&broker.image()) {
+        return;
+    }
+    let r = broker
+        .controller_write(|image| {
+            Ok::<_, std::convert::Infallible>((reassign::complete_ready(image), ()))
+        })
+        .await;
+    match r {
+        Ok(_) => tracing::info!("completed partition reassignments whose targets are in sync"),
+        Err(e) => tracing::warn!(error = %e, "completing reassignments failed"),
     }
 }

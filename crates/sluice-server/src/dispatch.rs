@@ -46,6 +46,9 @@ fn is_controller_api(api_key: i16) -> bool {
         ApiKey::AlterConfigs,
         ApiKey::IncrementalAlterConfigs,
         ApiKey::InitProducerId,
+        ApiKey::AlterPartitionReassignments,
+        ApiKey::ListPartitionReassignments,
+        ApiKey::UnregisterBroker,
     ]
     .iter()
     .any(|k| *k as i16 == api_key)
@@ -177,6 +180,19 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
         )),
         RequestKind::DeleteRecords(r) => Some(ResponseKind::DeleteRecords(
             handlers::delete_records::handle(&ctx, r).await,
+        )),
+        RequestKind::AlterPartitionReassignments(r) => {
+            Some(ResponseKind::AlterPartitionReassignments(
+                handlers::alter_partition_reassignments::handle(&ctx, r).await,
+            ))
+        }
+        RequestKind::ListPartitionReassignments(r) => {
+            Some(ResponseKind::ListPartitionReassignments(
+                handlers::list_partition_reassignments::handle(&ctx, r),
+            ))
+        }
+        RequestKind::UnregisterBroker(r) => Some(ResponseKind::UnregisterBroker(
+            handlers::unregister_broker::handle(&ctx, r).await,
         )),
         RequestKind::DescribeCluster(r) => Some(ResponseKind::DescribeCluster(
             handlers::describe_cluster::handle(&ctx, r),

@@ -110,6 +110,7 @@ pub(crate) static ALL: &[&Msg] = &[
     &tables_core::INIT_PRODUCER_ID,
     &tables_core::DESCRIBE_CLUSTER,
     &tables_core::DESCRIBE_QUORUM,
+    &tables_core::UNREGISTER_BROKER,
     &tables_core::SASL_HANDSHAKE,
     &tables_core::SASL_AUTHENTICATE,
     &tables_admin::CREATE_TOPICS,

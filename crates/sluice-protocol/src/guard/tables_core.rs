@@ -339,6 +339,19 @@ static DESCRIBE_CLUSTER_REQUEST: S = S {
     ],
 };
 
+/// UnregisterBroker (api key 64), version 0.
+pub(crate) static UNREGISTER_BROKER: Msg = Msg {
+    api_key: 64,
+    min: 0,
+    max: 0,
+    body: &UNREGISTER_BROKER_REQUEST,
+};
+static UNREGISTER_BROKER_REQUEST: S = S {
+    name: "UnregisterBrokerRequest",
+    flexible: 0,
+    fields: &[f("broker_id", 0, 0, I32)],
+};
+
 /// DescribeQuorum (api key 55), versions 0-2.
 pub(crate) static DESCRIBE_QUORUM: Msg = Msg {
     api_key: 55,

@@ -21,7 +21,7 @@ use super::{decode_request, GuardError};
 /// The api keys the broker needs the guard to cover.
 const REQUIRED: &[i16] = &[
     18, 3, 0, 1, 2, 19, 20, 37, 32, 33, 44, 21, 60, 22, 23, 10, 11, 12, 13, 14, 15, 16, 8, 9, 42,
-    47, 17, 36, 68, 69, 24, 25, 26, 28, 27, 61, 43, 45, 46, 29, 30, 31, 55, 35,
+    47, 17, 36, 68, 69, 24, 25, 26, 28, 27, 61, 43, 45, 46, 29, 30, 31, 55, 35, 64,
 ];
 
 fn api(msg: &Msg) -> ApiKey {

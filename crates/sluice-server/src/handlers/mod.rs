@@ -2,6 +2,7 @@
 //! the wire messages and the components that own the logic (replica manager, metadata store, group coordinator).
 
 pub mod alter_configs;
+pub mod alter_partition_reassignments;
 pub mod api_versions;
 pub mod config_changes;
 pub mod consumer_group_describe;
@@ -24,6 +25,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -31,6 +33,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod unregister_broker;
 
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
 

@@ -15,9 +15,9 @@ use sluice_server::Node;
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 pub struct Cluster {
-    dirs: Vec<tempfile::TempDir>,
-    ports: Vec<u16>,
-    nodes: Vec<Option<Node>>,
+    pub dirs: Vec<tempfile::TempDir>,
+    pub ports: Vec<u16>,
+    pub nodes: Vec<Option<Node>>,
     /// Extra broker configs every node gets (on restart too).
     extra: Vec<(String, String)>,
 }
