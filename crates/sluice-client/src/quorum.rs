@@ -92,3 +92,17 @@ pub async fn describe_quorum(conn: &Connection) -> Result<QuorumInfo> {
             .collect(),
     })
 }
+
+/// The cluster id, from DescribeCluster on `conn` (brokers and controllers answer it).
+pub async fn cluster_id(conn: &Connection) -> Result<String> {
+    let resp = conn
+        .send(&sluice_protocol::kafka_protocol::messages::DescribeClusterRequest::default())
+        .await?;
+    if let Some(e) = ClientError::from_code(
+        resp.error_code,
+        resp.error_message.as_ref().map(|m| m.to_string()),
+    ) {
+        return Err(e);
+    }
+    Ok(resp.cluster_id.to_string())
+}

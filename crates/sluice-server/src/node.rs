@@ -106,9 +106,15 @@ impl Node {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let connections = Tracker::default();
         let mut tasks = Vec::new();
-        let (controller_listeners, client_listeners): (Vec<_>, Vec<_>) = listeners
-            .into_iter()
-            .partition(|(name, _)| config.controller_listener_names.contains(name));
+        // Served at once: controller listeners (peers need them for Raft) and, on a
+        // broker-only node, the inter-broker listener, where the active controller replicates
+        // the metadata log to it (it must catch up before it is unfenced).
+        let learner = quorum.is_learner();
+        let (controller_listeners, client_listeners): (Vec<_>, Vec<_>) =
+            listeners.into_iter().partition(|(name, _)| {
+                config.controller_listener_names.contains(name)
+                    || (learner && *name == config.inter_broker_listener_name)
+            });
         for (name, listener) in controller_listeners {
             tasks.push(tokio::spawn(network::serve(
                 listener,

@@ -342,8 +342,9 @@ async fn read_all(client: &Arc<Client>, topic: &str, partition: i32) -> Vec<Byte
     }
 }
 
-/// Voters 1, 2 (broker+controller) and 3 (controller only); node 4 is broker-only and finds
-/// the controllers through `controller.quorum.bootstrap.servers`.
+/// Voters 1, 2 (broker+controller) and 3 (controller only); nodes 4 and 5 are broker-only:
+/// node 4 finds the controllers through `controller.quorum.bootstrap.servers`, node 5 through
+/// `controller.quorum.voters`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broker_only_node_follows_the_log_and_hosts_replicas() {
     let mut cluster = Cluster::start(&[
@@ -351,39 +352,42 @@ async fn broker_only_node_follows_the_log_and_hosts_replicas() {
         Role::Combined,
         Role::Controller,
         Role::BrokerViaBootstrap,
+        Role::Broker,
     ])
     .await;
     assert!(cluster.node(4).broker().quorum.is_learner());
-    // Brokers are 1, 2, 4: the controller-only node is not listed.
+    assert!(cluster.node(5).broker().quorum.is_learner());
+    // Brokers are 1, 2, 4, 5: the controller-only node is not listed.
     let client = Client::connect(&cluster.brokers_bootstrap()).await.unwrap();
     let desc = client.describe_cluster().await.unwrap();
     let mut brokers: Vec<i32> = desc.brokers.iter().map(|b| b.id).collect();
     brokers.sort();
-    assert_eq!(brokers, vec![1, 2, 4], "{desc:?}");
-    // DescribeQuorum: voters 1-3, node 4 an observer that caught up.
+    assert_eq!(brokers, vec![1, 2, 4, 5], "{desc:?}");
+    // DescribeQuorum: voters 1-3, nodes 4 and 5 observers that caught up.
     let addr4 = cluster.node(4).bootstrap();
     let info = eventually("the observer caught up", || {
         let addr4 = addr4.clone();
         async move {
             let q = quorum_via(&addr4).await?;
-            q.observers
-                .iter()
-                .any(|o| o.id == 4 && o.log_end_offset == q.high_watermark)
-                .then_some(q)
+            (q.observers.len() == 2
+                && q.observers
+                    .iter()
+                    .all(|o| o.log_end_offset == q.high_watermark && o.last_fetch_timestamp.is_some()))
+            .then_some(q)
         }
     })
     .await;
     assert_eq!(ids(&info.voters), vec![1, 2, 3], "{info:?}");
-    assert_eq!(ids(&info.observers), vec![4], "{info:?}");
+    assert_eq!(ids(&info.observers), vec![4, 5], "{info:?}");
 
-    // A topic created (through the broker-only node, forwarded) after it joined: RF=3 puts a
-    // replica on every broker, node 4 included, and node 4 leads one partition.
+    // A topic created (through a broker-only node, forwarded) after they joined: 4 partitions
+    // over 4 brokers, so round-robin placement makes each broker lead one.
     let c4 = Client::connect(&addr4).await.unwrap();
     let res = c4
         .create_topics(
             &[NewTopic {
                 name: "mixed".into(),
-                num_partitions: Some(3),
+                num_partitions: Some(4),
                 replication_factor: Some(3),
                 configs: Default::default(),
             }],
@@ -396,26 +400,25 @@ async fn broker_only_node_follows_the_log_and_hosts_replicas() {
         let client = client.clone();
         async move {
             let m = client.topic_metadata("mixed", true).await.ok()?;
-            (m.partitions.len() == 3 && m.partitions.iter().all(|p| p.isr.len() == 3))
+            (m.partitions.len() == 4 && m.partitions.iter().all(|p| p.isr.len() == 3))
                 .then_some(m)
         }
     })
     .await;
-    for p in &meta.partitions {
-        let mut r = p.replicas.clone();
-        r.sort();
-        assert_eq!(r, vec![1, 2, 4], "{meta:?}");
+    let mut leaders: Vec<i32> = meta.partitions.iter().map(|p| p.leader).collect();
+    leaders.sort();
+    assert_eq!(leaders, vec![1, 2, 4, 5], "{meta:?}");
+    assert!(meta.partitions.iter().all(|p| !p.replicas.contains(&3)));
+    // The broker-only nodes applied the topic themselves and host their replicas.
+    for id in [4, 5] {
+        let b = cluster.node(id).broker();
+        assert!(b.image().topic("mixed").is_some());
+        for p in meta.partitions.iter().filter(|p| p.replicas.contains(&id)) {
+            assert!(b.replicas.get_by_name("mixed", p.partition).is_some());
+        }
     }
-    let led_by_4 = meta
-        .partitions
-        .iter()
-        .find(|p| p.leader == 4)
-        .map(|p| p.partition)
-        .expect("node 4 leads a partition");
-    // The broker-only node applied the topic itself.
-    assert!(cluster.node(4).broker().image().topic("mixed").is_some());
-    let mut expected = vec![Vec::new(); 3];
-    for p in 0..3 {
+    let mut expected = vec![Vec::new(); 4];
+    for p in 0..4 {
         let recs = records(20, &format!("p{p}"));
         expected[p as usize] = recs.iter().map(|r| r.value.clone().unwrap()).collect();
         client
@@ -423,10 +426,9 @@ async fn broker_only_node_follows_the_log_and_hosts_replicas() {
             .await
             .expect("acks=all produce");
     }
-    for p in 0..3 {
+    for p in 0..4 {
         assert_eq!(read_all(&client, "mixed", p).await, expected[p as usize]);
     }
-    assert!(!expected[led_by_4 as usize].is_empty());
 
     // The controller moves: the broker-only node keeps following (new leader replicates to
     // its learners) and gets later changes.
@@ -458,13 +460,10 @@ async fn broker_only_node_follows_the_log_and_hosts_replicas() {
         }
     })
     .await;
-    eventually("node 4 applies the new topic", || async {
-        cluster
-            .node(4)
-            .broker()
-            .image()
-            .topic("after")
-            .is_some()
+    eventually("nodes 4 and 5 apply the new topic", || async {
+        [4, 5]
+            .iter()
+            .all(|id| cluster.node(*id).broker().image().topic("after").is_some())
             .then_some(())
     })
     .await;
@@ -472,7 +471,7 @@ async fn broker_only_node_follows_the_log_and_hosts_replicas() {
         let addr4 = addr4.clone();
         async move {
             let q = quorum_via(&addr4).await?;
-            (q.leader_id != leader && q.observers.iter().any(|o| o.id == 4)).then_some(q)
+            (q.leader_id >= 0 && q.leader_id != leader && q.observers.len() == 2).then_some(q)
         }
     })
     .await;
@@ -483,8 +482,9 @@ async fn broker_only_node_follows_the_log_and_hosts_replicas() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsupported_quorum_configurations_are_refused_with_a_message() {
-    let dir = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let load = |pairs: &[(&str, String)]| {
+        let dir = &dirs[pairs[0].1.parse::<usize>().unwrap() - 1];
         let mut v: Vec<(String, String)> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
