@@ -130,8 +130,9 @@ pub fn status_block(cluster_id: &str, info: &QuorumInfo) -> String {
 /// `describe --replication`: the leader, the other voters, then the observers.
 pub fn replication_table(info: &QuorumInfo) -> String {
     let leader_end = leader_of(info).map_or(info.high_watermark, |l| l.log_end_offset);
-    let mut out =
-        String::from("NodeId\tLogEndOffset\tLag\tLastFetchTimestamp\tLastCaughtUpTimestamp\tStatus\t\n");
+    let mut out = String::from(
+        "NodeId\tLogEndOffset\tLag\tLastFetchTimestamp\tLastCaughtUpTimestamp\tStatus\t\n",
+    );
     let rows = info
         .voters
         .iter()

@@ -54,7 +54,9 @@ pub async fn describe_quorum(conn: &Connection) -> Result<QuorumInfo> {
         .find(|t| t.topic_name.0.as_str() == METADATA_TOPIC)
         .and_then(|t| t.partitions.iter().find(|p| p.partition_index == 0))
         .ok_or_else(|| {
-            ClientError::Invalid(format!("DescribeQuorum response without {METADATA_TOPIC}-0"))
+            ClientError::Invalid(format!(
+                "DescribeQuorum response without {METADATA_TOPIC}-0"
+            ))
         })?;
     if let Some(e) = ClientError::from_code(
         p.error_code,
@@ -63,14 +65,15 @@ pub async fn describe_quorum(conn: &Connection) -> Result<QuorumInfo> {
         return Err(e);
     }
     let known = |t: i64| (t >= 0).then_some(t);
-    let replica = |r: &sluice_protocol::kafka_protocol::messages::describe_quorum_response::ReplicaState| {
-        QuorumReplica {
-            id: r.replica_id.0,
-            log_end_offset: r.log_end_offset,
-            last_fetch_timestamp: known(r.last_fetch_timestamp),
-            last_caught_up_timestamp: known(r.last_caught_up_timestamp),
-        }
-    };
+    let replica =
+        |r: &sluice_protocol::kafka_protocol::messages::describe_quorum_response::ReplicaState| {
+            QuorumReplica {
+                id: r.replica_id.0,
+                log_end_offset: r.log_end_offset,
+                last_fetch_timestamp: known(r.last_fetch_timestamp),
+                last_caught_up_timestamp: known(r.last_caught_up_timestamp),
+            }
+        };
     Ok(QuorumInfo {
         leader_id: p.leader_id.0,
         leader_epoch: p.leader_epoch,

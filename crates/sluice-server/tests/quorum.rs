@@ -279,7 +279,10 @@ async fn describe_quorum_reports_voters_leader_and_a_new_epoch_after_failover() 
         }
     })
     .await;
-    assert!(after.leader_epoch > info.leader_epoch, "{after:?} vs {info:?}");
+    assert!(
+        after.leader_epoch > info.leader_epoch,
+        "{after:?} vs {info:?}"
+    );
     assert_eq!(ids(&after.voters), vec![1, 2, 3], "{after:?}");
     let dead = after.voters.iter().find(|v| v.id == raft_leader).unwrap();
     assert!(
@@ -370,9 +373,9 @@ async fn broker_only_node_follows_the_log_and_hosts_replicas() {
         async move {
             let q = quorum_via(&addr4).await?;
             (q.observers.len() == 2
-                && q.observers
-                    .iter()
-                    .all(|o| o.log_end_offset == q.high_watermark && o.last_fetch_timestamp.is_some()))
+                && q.observers.iter().all(|o| {
+                    o.log_end_offset == q.high_watermark && o.last_fetch_timestamp.is_some()
+                }))
             .then_some(q)
         }
     })
@@ -400,8 +403,7 @@ async fn broker_only_node_follows_the_log_and_hosts_replicas() {
         let client = client.clone();
         async move {
             let m = client.topic_metadata("mixed", true).await.ok()?;
-            (m.partitions.len() == 4 && m.partitions.iter().all(|p| p.isr.len() == 3))
-                .then_some(m)
+            (m.partitions.len() == 4 && m.partitions.iter().all(|p| p.isr.len() == 3)).then_some(m)
         }
     })
     .await;

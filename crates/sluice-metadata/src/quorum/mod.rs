@@ -244,10 +244,7 @@ impl Quorum {
             Some(_) => self
                 .raft
                 .change_membership(
-                    openraft::ChangeMembers::SetNodes(BTreeMap::from([(
-                        id,
-                        BasicNode::new(addr),
-                    )])),
+                    openraft::ChangeMembers::SetNodes(BTreeMap::from([(id, BasicNode::new(addr))])),
                     true,
                 )
                 .await
@@ -260,7 +257,11 @@ impl Quorum {
         };
         match result {
             Ok(()) => {
-                tracing::info!(node = id, addr, "broker-only node follows the metadata log as a learner");
+                tracing::info!(
+                    node = id,
+                    addr,
+                    "broker-only node follows the metadata log as a learner"
+                );
                 Ok(())
             }
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {

@@ -70,8 +70,22 @@ pub fn response(status: &QuorumStatus, controller_listener: &str) -> DescribeQuo
         };
         partition = partition
             .with_high_watermark(status.applied_end as i64)
-            .with_current_voters(status.replicas.iter().filter(|r| r.voter).map(state).collect())
-            .with_observers(status.replicas.iter().filter(|r| !r.voter).map(state).collect());
+            .with_current_voters(
+                status
+                    .replicas
+                    .iter()
+                    .filter(|r| r.voter)
+                    .map(state)
+                    .collect(),
+            )
+            .with_observers(
+                status
+                    .replicas
+                    .iter()
+                    .filter(|r| !r.voter)
+                    .map(state)
+                    .collect(),
+            );
         for r in status.replicas.iter().filter(|r| r.voter) {
             let listeners = r
                 .addr
