@@ -15,7 +15,9 @@
 //!
 //! Bootstrap follows KRaft's static quorum: every voter knows the voter set from its config
 //! and, on an empty log, initializes Raft with it (openraft accepts the same initial
-//! membership on several nodes). Voters never change at runtime yet.
+//! membership on several nodes). Voters never change at runtime yet. Broker-only nodes join
+//! as learners (`QuorumConfig::learner`, added by the leader with `ensure_learner`): the log is
+//! replicated to them and applied to their image, but they never vote.
 
 mod net;
 mod state_machine;
