@@ -199,11 +199,23 @@ mod tests {
              CurrentVoters:          [1,2,3]\n\
              CurrentObservers:       [5]\n"
         );
+        // As Kafka: the first voter with the lowest log end is compared with the leader, so a
+        // caught-up follower still shows how long ago it last was (lag 0, time 600).
         let mut caught_up = info();
         caught_up.voters[0].log_end_offset = 40;
         let s = status_block("abc", &caught_up);
         assert!(s.contains("MaxFollowerLag:         0\n"), "{s}");
+        assert!(s.contains("MaxFollowerLagTimeMs:   600\n"), "{s}");
+        // A quorum of one: the leader is the laggard.
+        let mut alone = info();
+        alone.voters.retain(|v| v.id == 2);
+        let s = status_block("abc", &alone);
         assert!(s.contains("MaxFollowerLagTimeMs:   0\n"), "{s}");
+        // A follower never caught up: unknown.
+        let mut unknown = info();
+        unknown.voters[0].last_caught_up_timestamp = None;
+        let s = status_block("abc", &unknown);
+        assert!(s.contains("MaxFollowerLagTimeMs:   -1\n"), "{s}");
     }
 
     #[test]
