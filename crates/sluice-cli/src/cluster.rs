@@ -1,6 +1,7 @@
 //! `sluice cluster up|down`: a local N-broker cluster without VMs or scripts. `up` writes one
 //! `server.properties` per node under `--dir` (every node broker + controller, a Raft quorum of
-//! all of them), formats each node's storage with one shared cluster id on first use, starts
+//! all of them; with `--controllers K` only nodes 1..=K are voters, the others broker-only
+//! observers of the metadata log), formats each node's storage with one shared cluster id on first use, starts
 //! the N `sluice server start` processes, prints the bootstrap string and where the logs are,
 //! and stays in the foreground: Ctrl-C (or SIGTERM, or `cluster down`) stops them all cleanly.
 //! Ports: brokers on `--base-port`+i, controllers on `--base-port`+1000+i (i = 0..N).
@@ -25,6 +26,10 @@ pub enum ClusterCmd {
         /// Where node configs, data and logs go.
         #[arg(long, default_value = "./sluice-cluster")]
         dir: PathBuf,
+        /// Metadata quorum voters: nodes 1..=K are broker + controller, the others
+        /// broker-only (they follow the metadata log as observers). Default: every node.
+        #[arg(long)]
+        controllers: Option<u16>,
     },
     /// Stop the cluster that `cluster up` runs from this directory.
     Down {
@@ -42,22 +47,34 @@ pub async fn run(cmd: ClusterCmd) -> Result<(), ToolError> {
             nodes,
             base_port,
             dir,
-        } => up(nodes, base_port, &dir).await,
+            controllers,
+        } => up(nodes, controllers.unwrap_or(nodes), base_port, &dir).await,
         ClusterCmd::Down { dir } => down(&dir).await,
     }
 }
 
-fn node_properties(id: u16, n: u16, base_port: u16, dir: &Path) -> String {
-    let voters: Vec<String> = (1..=n)
+fn node_properties(id: u16, n: u16, k: u16, base_port: u16, dir: &Path) -> String {
+    let voters: Vec<String> = (1..=k)
         .map(|i| format!("{i}@127.0.0.1:{}", base_port as u32 + 1000 + i as u32 - 1))
         .collect();
     let port = base_port as u32 + id as u32 - 1;
     let rf = n.min(3);
+    let (roles, listeners) = if id <= k {
+        (
+            "broker,controller",
+            format!(
+                "PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{}",
+                port + 1000
+            ),
+        )
+    } else {
+        ("broker", format!("PLAINTEXT://127.0.0.1:{port}"))
+    };
     format!(
         "# Written by `sluice cluster up`: node {id} of {n}.\n\
-         process.roles=broker,controller\n\
+         process.roles={roles}\n\
          node.id={id}\n\
-         listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}\n\
+         listeners={listeners}\n\
          advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
          controller.listener.names=CONTROLLER\n\
          inter.broker.listener.name=PLAINTEXT\n\
@@ -66,7 +83,6 @@ fn node_properties(id: u16, n: u16, base_port: u16, dir: &Path) -> String {
          offsets.topic.replication.factor={rf}\n\
          default.replication.factor={rf}\n\
          min.insync.replicas={min_isr}\n",
-        cport = port + 1000,
         voters = voters.join(","),
         data = dir.join(format!("node-{id}")).join("data").display(),
         min_isr = if n >= 3 { 2 } else { 1 },
@@ -84,10 +100,15 @@ fn is_sluice(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-async fn up(n: u16, base_port: u16, dir: &Path) -> Result<(), ToolError> {
+async fn up(n: u16, k: u16, base_port: u16, dir: &Path) -> Result<(), ToolError> {
     if n == 0 || base_port as u32 + 1000 + n as u32 > 65535 {
         return Err(ToolError::usage(format!(
             "--nodes must be at least 1 and --base-port + 1000 + nodes must fit in a port (got {n} nodes from {base_port})"
+        )));
+    }
+    if k == 0 || k > n {
+        return Err(ToolError::usage(format!(
+            "--controllers must be between 1 and --nodes ({n}), got {k}"
         )));
     }
     let fail = |e: std::io::Error, what: &Path| {
@@ -126,7 +147,7 @@ async fn up(n: u16, base_port: u16, dir: &Path) -> Result<(), ToolError> {
         let data = node_dir.join("data");
         std::fs::create_dir_all(&data).map_err(|e| fail(e, &data))?;
         let props = node_dir.join("server.properties");
-        std::fs::write(&props, node_properties(id, n, base_port, &dir))
+        std::fs::write(&props, node_properties(id, n, k, base_port, &dir))
             .map_err(|e| fail(e, &props))?;
         sluice_storage::meta::format_dirs(
             std::slice::from_ref(&data),

@@ -15,6 +15,7 @@ mod consumer_perf;
 mod e2e_latency;
 mod get_offsets;
 mod leader_election;
+mod metadata_quorum;
 mod node_api;
 mod offset_reset;
 mod producer_perf;
@@ -42,6 +43,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// Describe the metadata quorum: `describe --status` or `describe --replication`
+    /// (kafka-metadata-quorum.sh).
+    MetadataQuorum(metadata_quorum::MetadataQuorumArgs),
     /// Start or stop a node.
     #[command(subcommand)]
     Server(server::ServerCmd),
@@ -176,6 +180,7 @@ fn main() {
             Cmd::ConsoleProducer(a) => console_producer::run(a).await,
             Cmd::ConsoleConsumer(a) => console_consumer::run(a).await,
             Cmd::GetOffsets(a) => get_offsets::run(a).await,
+            Cmd::MetadataQuorum(a) => metadata_quorum::run(a).await,
             Cmd::Configs(a) => configs::run(a).await,
             Cmd::ConsumerGroups(a) => consumer_groups::run(a).await,
             Cmd::ClusterTool(c) => cluster_tool::run(c).await,

@@ -17,6 +17,7 @@ pub mod group_member;
 pub mod partitioner;
 pub mod produce;
 pub mod producer;
+pub mod quorum;
 
 pub use admin::{
     config_source_name, topic_id_string, AlterConfigOp, ClusterDescription, ConfigEntry,

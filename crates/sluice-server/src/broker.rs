@@ -48,7 +48,12 @@ pub struct Broker {
     applied: watch::Sender<i64>,
     /// The active controller's in-memory state (heartbeat times); used only while leader.
     pub(crate) controller: ControllerState,
-    rpc_clients: Mutex<HashMap<i32, Arc<RpcClient>>>,
+    /// Connections to controllers, by address.
+    rpc_clients: Mutex<HashMap<String, Arc<RpcClient>>>,
+    /// Broker-only nodes: controller addresses to try while no leader is known
+    /// (`controller.quorum.voters` or `controller.quorum.bootstrap.servers`), and the next one
+    /// to try.
+    pub(crate) controller_bootstrap: Mutex<(Vec<String>, usize)>,
     /// Replica fetchers of the partitions this broker follows.
     pub fetchers: crate::fetcher::FetcherManager,
     /// Set by `Node::start` once the fetchers may run (never during shutdown).
@@ -91,6 +96,7 @@ impl Broker {
             applied,
             controller: ControllerState::default(),
             rpc_clients: Mutex::new(HashMap::new()),
+            controller_bootstrap: Mutex::new((Vec::new(), 0)),
             fetchers: Default::default(),
             self_ref: std::sync::OnceLock::new(),
             replicas,
@@ -140,20 +146,41 @@ impl Broker {
         self.quorum.leader().map_or(-1, |l| l as i32)
     }
 
-    /// A connection to the active controller (None when no leader is known or it is us).
+    /// A connection to the active controller (None when no leader is known or it is us). Its
+    /// address comes from `controller.quorum.voters`, else from the Raft membership (a
+    /// broker-only node that found the controllers through bootstrap servers).
     pub fn controller_client(&self) -> Option<Arc<RpcClient>> {
-        let leader = self.quorum.leader()? as i32;
-        if leader == self.node_id {
+        let leader = self.quorum.leader()?;
+        if leader as i32 == self.node_id {
             return None;
         }
-        let addr = self.voters.get(&leader)?;
-        let mut clients = lock(&self.rpc_clients);
-        Some(
-            clients
-                .entry(leader)
-                .or_insert_with(|| Arc::new(RpcClient::new(addr.clone())))
-                .clone(),
-        )
+        let addr = match self.voters.get(&(leader as i32)) {
+            Some(a) => a.clone(),
+            None => self.quorum.members().get(&leader)?.clone(),
+        };
+        Some(self.rpc_client(&addr))
+    }
+
+    /// The (shared) connection to the controller at `addr`.
+    pub fn rpc_client(&self, addr: &str) -> Arc<RpcClient> {
+        lock(&self.rpc_clients)
+            .entry(addr.to_string())
+            .or_insert_with(|| Arc::new(RpcClient::new(addr.to_string())))
+            .clone()
+    }
+
+    /// A broker-only node that knows no leader yet: the next controller address to try.
+    pub fn next_bootstrap_controller(&self) -> Option<Arc<RpcClient>> {
+        let addr = {
+            let mut b = lock(&self.controller_bootstrap);
+            if b.0.is_empty() {
+                return None;
+            }
+            let i = b.1 % b.0.len();
+            b.1 = b.1.wrapping_add(1);
+            b.0[i].clone()
+        };
+        Some(self.rpc_client(&addr))
     }
 
     /// Runs a Kafka request frame (header + body) on the active controller and returns its

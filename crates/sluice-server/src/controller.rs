@@ -113,6 +113,7 @@ pub async fn handle_heartbeat(broker: &Arc<Broker>, req: HeartbeatRequest) -> He
         tracing::warn!(broker = req.broker_id, error = %e, "heartbeat commit failed");
         return error(UNKNOWN_SERVER_ERROR);
     }
+    follow_as_learner(broker, &req);
     let image = broker.image();
     match image.brokers.get(&req.broker_id) {
         Some(r) => HeartbeatResponse {
@@ -124,6 +125,34 @@ pub async fn handle_heartbeat(broker: &Arc<Broker>, req: HeartbeatRequest) -> He
         },
         None => error(UNKNOWN_SERVER_ERROR),
     }
+}
+
+/// A broker that is not a voter (a broker-only node) follows the metadata log as an openraft
+/// learner: the active controller adds it (or updates its address) in the background. The
+/// log is replicated to its inter-broker listener, where it serves the Raft RPCs.
+fn follow_as_learner(broker: &Arc<Broker>, req: &HeartbeatRequest) {
+    let id = req.broker_id as u64;
+    if req.broker_id == broker.node_id || broker.quorum.is_voter(id) {
+        return;
+    }
+    let Some(e) = req
+        .endpoints
+        .iter()
+        .find(|e| e.listener == broker.config.inter_broker_listener_name)
+        .or_else(|| req.endpoints.first())
+    else {
+        return;
+    };
+    let addr = format!("{}:{}", e.host, e.port);
+    if broker.quorum.members().get(&id) == Some(&addr) {
+        return;
+    }
+    let quorum = broker.quorum.clone();
+    tokio::spawn(async move {
+        if let Err(e) = quorum.ensure_learner(id, &addr).await {
+            tracing::debug!(broker = id, error = %e, "adding the broker as a learner failed");
+        }
+    });
 }
 
 /// Handles AlterPartition on the active controller.

@@ -36,7 +36,7 @@ pub struct ConnectionContext {
 
 /// APIs whose work is the active controller's: other brokers forward them (Kafka's
 /// forwarding, KIP-590). InitProducerId is forwarded because the controller hands out
-/// producer id blocks.
+/// producer id blocks; DescribeQuorum because only the Raft leader knows the replicas' state.
 fn is_controller_api(api_key: i16) -> bool {
     [
         ApiKey::CreateTopics,
@@ -49,6 +49,7 @@ fn is_controller_api(api_key: i16) -> bool {
         ApiKey::AlterPartitionReassignments,
         ApiKey::ListPartitionReassignments,
         ApiKey::UnregisterBroker,
+        ApiKey::DescribeQuorum,
     ]
     .iter()
     .any(|k| *k as i16 == api_key)
@@ -75,7 +76,13 @@ pub struct RequestContext<'a> {
 
 pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame: Bytes) -> Outcome {
     if frame.len() >= 2 && rpc::is_private(i16::from_be_bytes([frame[0], frame[1]])) {
-        if !conn.controller {
+        let key = i16::from_be_bytes([frame[0], frame[1]]);
+        // A broker-only node follows the metadata log as a learner: the active controller
+        // sends it Raft RPCs on its inter-broker listener (it has no controller listener).
+        let learner_raft = broker.quorum.is_learner()
+            && RAFT_API_KEYS.contains(&key)
+            && conn.listener == broker.config.inter_broker_listener_name;
+        if !conn.controller && !learner_raft {
             return Outcome::Close("private api key on a client listener".into());
         }
         return handle_private(broker, conn, &frame).await;
@@ -196,6 +203,9 @@ pub async fn handle_frame(broker: &Arc<Broker>, conn: &ConnectionContext, frame:
         )),
         RequestKind::DescribeCluster(r) => Some(ResponseKind::DescribeCluster(
             handlers::describe_cluster::handle(&ctx, r),
+        )),
+        RequestKind::DescribeQuorum(r) => Some(ResponseKind::DescribeQuorum(
+            handlers::describe_quorum::handle(&ctx, r),
         )),
         RequestKind::DescribeConfigs(r) => Some(ResponseKind::DescribeConfigs(
             handlers::describe_configs::handle(&ctx, r),

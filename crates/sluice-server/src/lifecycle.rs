@@ -78,7 +78,13 @@ pub async fn heartbeat(broker: &Arc<Broker>, want_shutdown: bool) -> Option<Hear
     if broker.is_active_controller() {
         return Some(handle_heartbeat(broker, req).await);
     }
-    let client = broker.controller_client()?;
+    // A broker-only node that knows no leader yet (its learner log is empty) asks the
+    // configured controllers in turn; the active one registers it and adds it as a learner.
+    let client = match broker.controller_client() {
+        Some(c) => c,
+        None if broker.quorum.is_learner() => broker.next_bootstrap_controller()?,
+        None => return None,
+    };
     match client
         .call(
             rpc::API_BROKER_HEARTBEAT,

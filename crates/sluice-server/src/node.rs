@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use sluice_group::GroupCoordinator;
 
-use crate::broker::{group_config, Broker, Endpoint};
+use crate::broker::{self, group_config, Broker, Endpoint};
 use crate::group_log::ReplicaGroupLog;
 use crate::network::{self, tokio_util_tracker::Tracker};
 use crate::replica_manager::ReplicaManager;
@@ -71,7 +71,7 @@ impl Node {
             listeners.push((l.listener_name.clone(), listener));
         }
         let advertised = advertised_endpoints(&config, &bound);
-        let (quorum, voters) = start_quorum(&config, &bound).await?;
+        let (quorum, voters, candidates) = start_quorum(&config, &bound).await?;
         let broker = Arc::new_cyclic(|weak| {
             let groups = GroupCoordinator::new(
                 group_config(&config),
@@ -89,6 +89,7 @@ impl Node {
             )
         });
         broker.enable_fetchers();
+        broker::lock(&broker.controller_bootstrap).0 = candidates;
         {
             let b = broker.clone();
             let image = quorum.image();
@@ -105,9 +106,15 @@ impl Node {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let connections = Tracker::default();
         let mut tasks = Vec::new();
-        let (controller_listeners, client_listeners): (Vec<_>, Vec<_>) = listeners
-            .into_iter()
-            .partition(|(name, _)| config.controller_listener_names.contains(name));
+        // Served at once: controller listeners (peers need them for Raft) and, on a
+        // broker-only node, the inter-broker listener, where the active controller replicates
+        // the metadata log to it (it must catch up before it is unfenced).
+        let learner = quorum.is_learner();
+        let (controller_listeners, client_listeners): (Vec<_>, Vec<_>) =
+            listeners.into_iter().partition(|(name, _)| {
+                config.controller_listener_names.contains(name)
+                    || (learner && *name == config.inter_broker_listener_name)
+            });
         for (name, listener) in controller_listeners {
             tasks.push(tokio::spawn(network::serve(
                 listener,
@@ -134,16 +141,20 @@ impl Node {
             broker.clone(),
             shutdown_rx.clone(),
         )));
-        if broker.voters.len() == 1 {
+        if broker.voters.len() == 1 && broker.voters.contains_key(&node_id) {
             // A lone voter leads at once instead of after an election timeout.
             let _ = quorum.raft().trigger().elect().await;
             import_legacy_metadata(&broker).await?;
         }
-        tasks.push(tokio::spawn(lifecycle::heartbeat_task(
-            broker.clone(),
-            shutdown_rx.clone(),
-        )));
-        lifecycle::wait_unfenced(&broker).await;
+        // A controller-only node (process.roles=controller) votes and runs the controller but
+        // never registers as a broker: it hosts no partitions and Metadata does not list it.
+        if config.is_broker() {
+            tasks.push(tokio::spawn(lifecycle::heartbeat_task(
+                broker.clone(),
+                shutdown_rx.clone(),
+            )));
+            lifecycle::wait_unfenced(&broker).await;
+        }
         tasks.push(tokio::spawn(expire_offsets_task(
             broker.clone(),
             config
@@ -216,7 +227,9 @@ impl Node {
     /// Graceful shutdown: stop accepting, finish in-flight requests, flush, checkpoint.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("shutting down");
-        lifecycle::controlled_shutdown(&self.broker, CONTROLLED_SHUTDOWN).await;
+        if self.broker.config.is_broker() {
+            lifecycle::controlled_shutdown(&self.broker, CONTROLLED_SHUTDOWN).await;
+        }
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
@@ -288,12 +301,20 @@ fn advertised_endpoints(config: &BrokerConfig, bound: &[(String, SocketAddr)]) -
 }
 
 /// Starts this node's member of the metadata quorum in `<metadata.log.dir>/__cluster_metadata-0`.
-/// Voters come from `controller.quorum.voters`; without it the node is a quorum of one (the
-/// embedded default). Returns the quorum and the voters' controller addresses.
+/// Voters come from `controller.quorum.voters`; without it a controller is a quorum of one
+/// (the embedded default). A broker-only node (`process.roles=broker`) follows the log as a
+/// learner; it finds the controllers through `controller.quorum.voters` or
+/// `controller.quorum.bootstrap.servers`. Returns the quorum, the voters' controller
+/// addresses and the controller addresses a learner tries until it knows the leader.
+#[allow(clippy::type_complexity)]
 async fn start_quorum(
     config: &BrokerConfig,
     bound: &[(String, SocketAddr)],
-) -> anyhow::Result<(Arc<Quorum>, std::collections::BTreeMap<i32, String>)> {
+) -> anyhow::Result<(
+    Arc<Quorum>,
+    std::collections::BTreeMap<i32, String>,
+    Vec<String>,
+)> {
     use std::collections::BTreeMap;
     let node_id = config.node_id;
     let mut voters: BTreeMap<i32, String> = config
@@ -301,11 +322,35 @@ async fn start_quorum(
         .iter()
         .map(|v| (v.id, format!("{}:{}", v.host, v.port)))
         .collect();
-    if voters.is_empty() {
-        if !config.controller_quorum_bootstrap_servers.is_empty() {
+    let bootstrap: Vec<String> = config
+        .controller_quorum_bootstrap_servers
+        .iter()
+        .map(|h| format!("{}:{}", h.host, h.port))
+        .collect();
+    let learner = !config.is_controller();
+    if learner {
+        if !config.is_broker() {
+            anyhow::bail!("process.roles must contain broker, controller or both");
+        }
+        if voters.contains_key(&node_id) {
             anyhow::bail!(
-                "controller.quorum.bootstrap.servers without controller.quorum.voters is not supported yet: \
-                 list the voters in controller.quorum.voters (id@host:port,...)"
+                "node.id={node_id} is in controller.quorum.voters but process.roles=broker: \
+                 voters must have the controller role (process.roles=controller or broker,controller)"
+            );
+        }
+        if voters.is_empty() && bootstrap.is_empty() {
+            anyhow::bail!(
+                "a broker-only node (process.roles=broker) needs controller.quorum.voters or \
+                 controller.quorum.bootstrap.servers to find the controllers"
+            );
+        }
+    } else if voters.is_empty() {
+        if !bootstrap.is_empty() {
+            anyhow::bail!(
+                "controller.quorum.bootstrap.servers without controller.quorum.voters on a controller \
+                 needs a dynamic quorum (KIP-853), which is not supported: list the voters in \
+                 controller.quorum.voters (id@host:port,...); broker-only nodes may use \
+                 controller.quorum.bootstrap.servers"
             );
         }
         // A quorum of one: our own controller listener if any (no peer ever dials it).
@@ -316,12 +361,10 @@ async fn start_quorum(
             .map(|(_, a)| a.to_string())
             .unwrap_or_else(|| "127.0.0.1:0".into());
         voters.insert(node_id, own);
-    }
-    if !voters.contains_key(&node_id) {
+    } else if !voters.contains_key(&node_id) {
         anyhow::bail!(
-            "node.id={node_id} is not in controller.quorum.voters ({}): broker-only nodes \
-             (process.roles=broker) are not supported yet; make every node a voter \
-             (process.roles=broker,controller)",
+            "node.id={node_id} has the controller role but is not in controller.quorum.voters ({}): \
+             add it to the voters, or make it a broker-only node (process.roles=broker)",
             voters
                 .keys()
                 .map(|k| k.to_string())
@@ -338,6 +381,7 @@ async fn start_quorum(
         voters.iter().map(|(k, v)| (*k as u64, v.clone())).collect(),
         config.metadata_log_dir.join("__cluster_metadata-0"),
     );
+    qc.learner = learner;
     qc.election_timeout_min_ms = election;
     qc.election_timeout_max_ms = election * 2;
     qc.heartbeat_interval_ms = (election / 10).clamp(10, 500);
@@ -347,7 +391,16 @@ async fn start_quorum(
             config.metadata_log_dir.display()
         )
     })?;
-    Ok((Arc::new(quorum), voters))
+    let candidates = if learner {
+        if voters.is_empty() {
+            bootstrap
+        } else {
+            voters.values().cloned().collect()
+        }
+    } else {
+        Vec::new()
+    };
+    Ok((Arc::new(quorum), voters, candidates))
 }
 
 /// A node upgraded from the single-node metadata log (`metadata.log`, before the quorum):

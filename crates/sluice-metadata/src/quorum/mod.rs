@@ -15,7 +15,9 @@
 //!
 //! Bootstrap follows KRaft's static quorum: every voter knows the voter set from its config
 //! and, on an empty log, initializes Raft with it (openraft accepts the same initial
-//! membership on several nodes). Voters never change at runtime yet.
+//! membership on several nodes). Voters never change at runtime yet. Broker-only nodes join
+//! as learners (`QuorumConfig::learner`, added by the leader with `ensure_learner`): the log is
+//! replicated to them and applied to their image, but they never vote.
 
 mod net;
 mod state_machine;
@@ -38,6 +40,8 @@ use crate::image::MetadataImage;
 use crate::records::MetadataRecord;
 
 pub use net::{handle_rpc, serve, RAFT_API_KEYS};
+
+use std::sync::Mutex;
 
 /// A batch of metadata records committed as one Raft entry, each in the versioned binary
 /// encoding of `records.rs`.
@@ -68,6 +72,9 @@ pub struct QuorumConfig {
     pub node_id: NodeId,
     /// Voter id → `host:port` of its controller listener.
     pub voters: BTreeMap<NodeId, String>,
+    /// A broker-only node: it follows the log as an openraft learner (added by the active
+    /// controller when it registers), never votes and never initializes the log.
+    pub learner: bool,
     /// Directory of the Raft log, vote and snapshot (`<metadata.log.dir>/__cluster_metadata-0`).
     pub dir: PathBuf,
     pub election_timeout_min_ms: u64,
@@ -88,6 +95,7 @@ impl QuorumConfig {
         QuorumConfig {
             node_id,
             voters,
+            learner: false,
             dir,
             election_timeout_min_ms: 1000,
             election_timeout_max_ms: 2000,
@@ -115,8 +123,13 @@ pub enum QuorumError {
 /// One node's handle on the metadata quorum.
 pub struct Quorum {
     node_id: NodeId,
+    learner: bool,
     raft: MetadataRaft,
     image: watch::Receiver<Arc<MetadataImage>>,
+    /// When each peer last answered our RPCs (meaningful on the leader).
+    contacts: net::Contacts,
+    /// When each replica was last seen caught up with the leader's log end (on the leader).
+    caught_up: Arc<Mutex<BTreeMap<NodeId, i64>>>,
 }
 
 impl Quorum {
@@ -124,7 +137,13 @@ impl Quorum {
     /// initializes it with the configured voters. RPCs from peers must be routed to
     /// `handle_rpc(quorum.raft(), ..)` (or `serve`) by the caller.
     pub async fn start(config: QuorumConfig) -> Result<Quorum, QuorumError> {
-        if !config.voters.contains_key(&config.node_id) {
+        if config.learner && config.voters.contains_key(&config.node_id) {
+            return Err(QuorumError::Config(format!(
+                "node {} is a voter and cannot join as a learner",
+                config.node_id
+            )));
+        }
+        if !config.learner && !config.voters.contains_key(&config.node_id) {
             return Err(QuorumError::NotAVoter(config.node_id));
         }
         std::fs::create_dir_all(&config.dir)?;
@@ -142,15 +161,33 @@ impl Quorum {
         }
         .validate()
         .map_err(|e| QuorumError::Config(e.to_string()))?;
+        let network = net::NetworkFactory::default();
+        let contacts = network.contacts.clone();
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
-            net::NetworkFactory,
+            network,
             log_store,
             state_machine,
         )
         .await
         .map_err(|e| QuorumError::Raft(e.to_string()))?;
+        let caught_up = Arc::new(Mutex::new(BTreeMap::new()));
+        tokio::spawn(track_caught_up(raft.metrics(), caught_up.clone()));
+        if config.learner {
+            tracing::info!(
+                node = config.node_id,
+                "following the metadata quorum as a learner (observer)"
+            );
+            return Ok(Quorum {
+                node_id: config.node_id,
+                learner: true,
+                raft,
+                image,
+                contacts,
+                caught_up,
+            });
+        }
         let members: BTreeMap<NodeId, BasicNode> = config
             .voters
             .iter()
@@ -166,9 +203,74 @@ impl Quorum {
         }
         Ok(Quorum {
             node_id: config.node_id,
+            learner: false,
             raft,
             image,
+            contacts,
+            caught_up,
         })
+    }
+
+    /// True for a broker-only node following the log as a learner.
+    pub fn is_learner(&self) -> bool {
+        self.learner
+    }
+
+    /// Every member the membership config knows (voters and learners) → its address.
+    pub fn members(&self) -> BTreeMap<NodeId, String> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        m.membership()
+            .nodes()
+            .map(|(id, n)| (*id, n.addr.clone()))
+            .collect()
+    }
+
+    /// Whether `id` is a voter of the current membership.
+    pub fn is_voter(&self, id: NodeId) -> bool {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        let is_voter = m.membership().voter_ids().any(|v| v == id);
+        is_voter
+    }
+
+    /// On the leader: makes `id` (a broker-only node reachable at `addr`) a learner, so the
+    /// log is replicated to it; a learner whose address changed gets the new one. Returns
+    /// once the membership change is committed. Voters are left alone.
+    pub async fn ensure_learner(&self, id: NodeId, addr: &str) -> Result<(), QuorumError> {
+        let membership = self.raft.metrics().borrow().membership_config.clone();
+        let membership = membership.membership();
+        if membership.voter_ids().any(|v| v == id) {
+            return Ok(());
+        }
+        let result = match membership.get_node(&id) {
+            Some(n) if n.addr == addr => return Ok(()),
+            Some(_) => self
+                .raft
+                .change_membership(
+                    openraft::ChangeMembers::SetNodes(BTreeMap::from([(id, BasicNode::new(addr))])),
+                    true,
+                )
+                .await
+                .map(|_| ()),
+            None => self
+                .raft
+                .add_learner(id, BasicNode::new(addr), false)
+                .await
+                .map(|_| ()),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(
+                    node = id,
+                    addr,
+                    "broker-only node follows the metadata log as a learner"
+                );
+                Ok(())
+            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(QuorumError::NotLeader(f.leader_id))
+            }
+            Err(e) => Err(QuorumError::Raft(e.to_string())),
+        }
     }
 
     pub fn node_id(&self) -> NodeId {
@@ -251,29 +353,64 @@ impl Quorum {
     /// What DescribeQuorum reports.
     pub fn status(&self) -> QuorumStatus {
         let m = self.raft.metrics().borrow().clone();
-        let voters: BTreeSet<NodeId> = m.membership_config.voter_ids().collect();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let learners: BTreeSet<NodeId> = membership.learner_ids().collect();
+        let is_leader = m.state == ServerState::Leader;
         let replication = m.replication.clone().unwrap_or_default();
         let leader_end = m.last_log_index.map_or(0, |i| i + 1);
+        let now = net::now_ms();
+        let contacts = self.contacts.lock().map(|c| c.clone()).unwrap_or_default();
+        let caught_up = self.caught_up.lock().map(|c| c.clone()).unwrap_or_default();
+        let end_of = |id: &NodeId| -> Option<u64> {
+            if *id == self.node_id {
+                Some(leader_end)
+            } else {
+                replication
+                    .get(id)
+                    .map(|l| l.as_ref().map_or(0, |l| l.index + 1))
+            }
+        };
+        let replica = |id: &NodeId, voter: bool| -> ReplicaStatus {
+            let log_end = end_of(id);
+            let (last_fetch_ms, last_caught_up_ms) = if !is_leader {
+                (None, None)
+            } else if *id == self.node_id {
+                (Some(now), Some(now))
+            } else {
+                let fetch = contacts.get(id).copied();
+                // A replica that has everything was caught up at its last answer (a
+                // heartbeat only succeeds on a log that holds the leader's entries).
+                let caught = match (log_end, fetch) {
+                    (Some(end), Some(f)) if end == leader_end => {
+                        Some(caught_up.get(id).copied().map_or(f, |c| c.max(f)))
+                    }
+                    _ => caught_up.get(id).copied(),
+                };
+                (fetch, caught)
+            };
+            ReplicaStatus {
+                id: *id,
+                voter,
+                addr: membership.get_node(id).map(|n| n.addr.clone()),
+                log_end,
+                last_fetch_ms,
+                last_caught_up_ms,
+            }
+        };
         let replicas = voters
             .iter()
-            .map(|id| {
-                let end = if *id == self.node_id {
-                    Some(leader_end)
-                } else {
-                    replication
-                        .get(id)
-                        .map(|l| l.as_ref().map_or(0, |l| l.index + 1))
-                };
-                (*id, end)
-            })
+            .map(|id| replica(id, true))
+            .chain(learners.iter().map(|id| replica(id, false)))
             .collect();
         QuorumStatus {
             leader: m.current_leader,
             term: m.current_term,
-            is_leader: m.state == ServerState::Leader,
+            is_leader,
             last_log_end: leader_end,
             applied_end: m.last_applied.map_or(0, |l| l.index + 1),
-            voters: replicas,
+            voters: voters.iter().map(|id| (*id, end_of(id))).collect(),
+            replicas,
             millis_since_quorum_ack: m.millis_since_quorum_ack,
         }
     }
@@ -299,5 +436,48 @@ pub struct QuorumStatus {
     pub applied_end: u64,
     /// Voter → log end as known by this node (`None` if unknown: only the leader tracks it).
     pub voters: BTreeMap<NodeId, Option<u64>>,
+    /// Voters, then learners (Kafka's observers), with what the leader knows of them.
+    pub replicas: Vec<ReplicaStatus>,
     pub millis_since_quorum_ack: Option<u64>,
+}
+
+/// One member of the quorum as the leader sees it (`None` = unknown; Kafka reports -1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    pub id: NodeId,
+    pub voter: bool,
+    /// `host:port` the leader replicates to.
+    pub addr: Option<String>,
+    /// End of its Raft log (index of its next entry).
+    pub log_end: Option<u64>,
+    /// Wall-clock ms of its last answer to the leader.
+    pub last_fetch_ms: Option<i64>,
+    /// Wall-clock ms when it last had every entry the leader had.
+    pub last_caught_up_ms: Option<i64>,
+}
+
+/// Records, on every metrics change, the replicas whose matched log equals the leader's log
+/// end: the "last caught-up" time of DescribeQuorum. Ends when Raft shuts down.
+async fn track_caught_up(
+    mut metrics: watch::Receiver<openraft::RaftMetrics<NodeId, BasicNode>>,
+    caught_up: Arc<Mutex<BTreeMap<NodeId, i64>>>,
+) {
+    loop {
+        {
+            let m = metrics.borrow_and_update();
+            if let (ServerState::Leader, Some(repl)) = (m.state, m.replication.as_ref()) {
+                let now = net::now_ms();
+                if let Ok(mut c) = caught_up.lock() {
+                    for (id, matched) in repl.iter() {
+                        if matched.map(|l| l.index) == m.last_log_index {
+                            c.insert(*id, now);
+                        }
+                    }
+                }
+            }
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
 }

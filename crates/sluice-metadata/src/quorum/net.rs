@@ -8,7 +8,9 @@
 //! the bincode-encoded openraft request; a response with status 0 carries the bincode-encoded
 //! `Result<response, RaftError>`, status 1 a UTF-8 message (the request could not be decoded).
 
+use std::collections::BTreeMap;
 use std::io;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::error::{
@@ -35,7 +37,20 @@ pub const RAFT_API_KEYS: [i16; 3] = [API_APPEND_ENTRIES, API_VOTE, API_INSTALL_S
 /// Snapshot chunks and entry batches stay far below this.
 const MAX_FRAME: usize = 64 << 20;
 
-pub struct NetworkFactory;
+/// When each peer last answered an RPC of this node (wall-clock ms): DescribeQuorum's
+/// `LastFetchTimestamp` of a replica, seen from the leader.
+pub type Contacts = Arc<Mutex<BTreeMap<NodeId, i64>>>;
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[derive(Default)]
+pub struct NetworkFactory {
+    pub contacts: Contacts,
+}
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = Peer;
@@ -46,6 +61,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             addr: node.addr.clone(),
             conn: None,
             correlation: 0,
+            contacts: self.contacts.clone(),
         }
     }
 }
@@ -56,6 +72,7 @@ pub struct Peer {
     addr: String,
     conn: Option<TcpStream>,
     correlation: i32,
+    contacts: Contacts,
 }
 
 enum CallError {
@@ -144,6 +161,11 @@ impl Peer {
         };
         let result: Result<Resp, RaftError<NodeId, E>> =
             bincode::deserialize(&body).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        if result.is_ok() {
+            if let Ok(mut c) = self.contacts.lock() {
+                c.insert(self.target, now_ms());
+            }
+        }
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }
