@@ -301,6 +301,8 @@ mod tests {
                 leader: *leader,
                 leader_epoch: 3,
                 partition_epoch: 7,
+                adding_replicas: vec![],
+                removing_replicas: vec![],
             });
         }
         let mut image = MetadataImage::empty();

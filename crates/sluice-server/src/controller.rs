@@ -46,6 +46,13 @@ impl ControllerState {
             .collect()
     }
 
+    /// Starts `broker`'s session as if its last heartbeat was `silent_for` ago.
+    fn credit_silence(&self, broker: i32, silent_for: Duration) {
+        let now = Instant::now();
+        let last = now.checked_sub(silent_for).unwrap_or(now);
+        lock(&self.last_heartbeat).insert(broker, last);
+    }
+
     /// Forgets every heartbeat (on losing leadership, so a later term starts fresh).
     pub fn reset(&self) {
         lock(&self.last_heartbeat).clear();
@@ -223,9 +230,26 @@ pub async fn session_task(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
             .unwrap_or(9000)
             .max(1) as u64,
     );
+    // The quorum elected us because the voters stopped hearing from the previous leader: an
+    // openraft follower stands for election only after the leader lease (the maximum election
+    // timeout, 2 x controller.quorum.election.timeout.ms here) plus its own election timeout
+    // (at least 1 x) passed without a word from the leader. That silence, 3 x the election
+    // timeout, counts towards the old leader's broker session (its heartbeats went to itself),
+    // so a killed broker+controller node is fenced, and its partitions move, one session after
+    // it died rather than one session after the election. Every other broker gets a full
+    // session from now, as in Kafka.
+    let election = Duration::from_millis(
+        broker
+            .config
+            .get_i64("controller.quorum.election.timeout.ms")
+            .unwrap_or(1000)
+            .max(0) as u64,
+    );
+    let silence_before_election = election * 3;
     let mut ticker = tokio::time::interval(Duration::from_millis(250));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut was_leader = false;
+    let mut previous_leader: Option<i32> = None;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -239,8 +263,17 @@ pub async fn session_task(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
         if leader != was_leader {
             broker.controller.reset();
             was_leader = leader;
+            if let Some(old) = previous_leader.filter(|_| leader) {
+                broker.controller.credit_silence(old, silence_before_election);
+            }
         }
         if !leader {
+            previous_leader = broker
+                .quorum
+                .leader()
+                .map(|l| l as i32)
+                .filter(|l| *l != broker.node_id)
+                .or(previous_leader);
             continue;
         }
         complete_reassignments(&broker).await;
