@@ -264,7 +264,9 @@ pub async fn session_task(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
             broker.controller.reset();
             was_leader = leader;
             if let Some(old) = previous_leader.filter(|_| leader) {
-                broker.controller.credit_silence(old, silence_before_election);
+                broker
+                    .controller
+                    .credit_silence(old, silence_before_election);
             }
         }
         if !leader {
