@@ -103,6 +103,99 @@ pub fn assign_replicas(
     out
 }
 
+/// Placement for new partitions on `brokers`: rack-aware (as Kafka's
+/// `assignReplicasToBrokersRackAware`) when every one of them has a `broker.rack` in the image,
+/// else `assign_replicas`.
+pub fn place_replicas(
+    image: &MetadataImage,
+    brokers: &[i32],
+    partitions: i32,
+    replication_factor: i16,
+    first_partition: i32,
+) -> Vec<Vec<i32>> {
+    let racks: Option<Vec<(i32, String)>> = brokers
+        .iter()
+        .map(|b| {
+            image
+                .brokers
+                .get(b)
+                .and_then(|r| r.rack.clone())
+                .map(|rack| (*b, rack))
+        })
+        .collect();
+    match racks {
+        Some(racks) if !racks.is_empty() => {
+            assign_replicas_rack_aware(&racks, partitions, replication_factor, first_partition)
+        }
+        _ => assign_replicas(brokers, partitions, replication_factor, first_partition),
+    }
+}
+
+/// Kafka's rack-aware assignment: brokers are listed alternating between racks (racks and the
+/// brokers in each sorted), leaders go round-robin over that list from a random start, and each
+/// further replica takes the next broker (shifted as in `assign_replicas`) on a rack that has
+/// no replica of the partition yet (any rack once every rack has one), never the same broker
+/// twice. Every partition thus spans min(replication factor, racks) racks.
+pub fn assign_replicas_rack_aware(
+    brokers: &[(i32, String)],
+    partitions: i32,
+    replication_factor: i16,
+    first_partition: i32,
+) -> Vec<Vec<i32>> {
+    let n = brokers.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut by_rack: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for (b, rack) in brokers {
+        by_rack.entry(rack.as_str()).or_default().push(*b);
+    }
+    for list in by_rack.values_mut() {
+        list.sort_unstable();
+    }
+    let num_racks = by_rack.len();
+    let mut arranged = Vec::with_capacity(n);
+    for i in 0..by_rack.values().map(Vec::len).max().unwrap_or(0) {
+        arranged.extend(by_rack.values().filter_map(|l| l.get(i).copied()));
+    }
+    let rack_of: BTreeMap<i32, &str> = brokers.iter().map(|(b, r)| (*b, r.as_str())).collect();
+    let mut rng = rand::rng();
+    let start = rng.random_range(0..n);
+    let mut shift = rng.random_range(0..n);
+    let rf = (replication_factor.max(1) as usize).min(n);
+    let mut out = Vec::with_capacity(partitions.max(0) as usize);
+    for i in 0..partitions.max(0) as usize {
+        let p = first_partition as usize + i;
+        if p > 0 && p.is_multiple_of(n) {
+            shift += 1;
+        }
+        let first = (p + start) % n;
+        let leader = arranged[first];
+        let mut replicas = vec![leader];
+        let mut racks_used = vec![rack_of[&leader]];
+        let mut k = 0usize;
+        while replicas.len() < rf {
+            let step = 1 + (shift * num_racks + k) % (n - 1).max(1);
+            let b = arranged[(first + step) % n];
+            let rack = rack_of[&b];
+            k += 1;
+            let rack_ok = !racks_used.contains(&rack) || racks_used.len() == num_racks;
+            if rack_ok && !replicas.contains(&b) {
+                replicas.push(b);
+                if !racks_used.contains(&rack) {
+                    racks_used.push(rack);
+                }
+            }
+            if k > 4 * n * n {
+                // Unreachable with distinct brokers; keeps the loop bounded regardless.
+                break;
+            }
+        }
+        out.push(replicas);
+    }
+    out
+}
+
 /// A created topic: its id, replica assignment and the records that create it.
 pub type CreatedTopic = (Uuid, Vec<Vec<i32>>, Vec<MetadataRecord>);
 
@@ -173,7 +266,13 @@ pub fn create_topic(
                     t.replication_factor, t.replication_factor, live_brokers.len()
                 )));
             }
-            assign_replicas(live_brokers, t.num_partitions, t.replication_factor, 0)
+            place_replicas(
+                image,
+                live_brokers,
+                t.num_partitions,
+                t.replication_factor,
+                0,
+            )
         }
     };
     let topic_id = Uuid::new_v4();
@@ -254,7 +353,7 @@ pub fn create_partitions(
                     live_brokers.len()
                 )));
             }
-            assign_replicas(live_brokers, count - current, rf, current)
+            place_replicas(image, live_brokers, count - current, rf, current)
         }
     };
     Ok(partition_records(topic.topic_id, current, &new))
@@ -286,6 +385,56 @@ pub fn allocate_producer_ids(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rack_aware_placement_spans_racks_and_spreads_leaders() {
+        let racks = |spec: &[(i32, &str)]| -> Vec<(i32, String)> {
+            spec.iter().map(|(b, r)| (*b, r.to_string())).collect()
+        };
+        // 6 brokers on 3 racks, RF=3: every partition on 3 racks, 3 distinct brokers.
+        let brokers = racks(&[(1, "a"), (2, "a"), (3, "b"), (4, "b"), (5, "c"), (6, "c")]);
+        let rack_of: BTreeMap<i32, String> = brokers.iter().cloned().collect();
+        for _ in 0..20 {
+            let a = assign_replicas_rack_aware(&brokers, 12, 3, 0);
+            assert_eq!(a.len(), 12);
+            let mut leaders = BTreeMap::<i32, usize>::new();
+            for r in &a {
+                let mut rs: Vec<&String> = r.iter().map(|b| &rack_of[b]).collect();
+                rs.sort();
+                rs.dedup();
+                assert_eq!(rs.len(), 3, "{r:?} spans 3 racks");
+                let mut bs = r.clone();
+                bs.sort();
+                bs.dedup();
+                assert_eq!(bs.len(), 3, "{r:?} repeats a broker");
+                *leaders.entry(r[0]).or_default() += 1;
+            }
+            assert_eq!(leaders.len(), 6, "every broker leads: {leaders:?}");
+            assert!(
+                leaders.values().all(|c| *c == 2),
+                "leaders even: {leaders:?}"
+            );
+        }
+        // Uneven racks (3 on a, 1 on b), RF=2: both racks used by every partition.
+        let uneven = racks(&[(1, "a"), (2, "a"), (3, "a"), (4, "b")]);
+        for _ in 0..20 {
+            for r in assign_replicas_rack_aware(&uneven, 8, 2, 0) {
+                assert!(r.contains(&4) && r.len() == 2, "{r:?}");
+            }
+        }
+        // More replicas than racks: racks repeat only after all are used, brokers never.
+        let two = racks(&[(1, "a"), (2, "a"), (3, "b"), (4, "b")]);
+        for r in assign_replicas_rack_aware(&two, 8, 3, 0) {
+            let mut bs = r.clone();
+            bs.sort();
+            bs.dedup();
+            assert_eq!(bs.len(), 3, "{r:?}");
+            assert!(
+                r.iter().any(|b| *b <= 2) && r.iter().any(|b| *b >= 3),
+                "{r:?}"
+            );
+        }
+    }
 
     #[test]
     fn placement_spreads_leaders_and_never_repeats_a_broker() {

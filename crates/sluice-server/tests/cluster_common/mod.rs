@@ -19,7 +19,7 @@ pub struct Cluster {
     pub ports: Vec<u16>,
     pub nodes: Vec<Option<Node>>,
     /// Extra broker configs every node gets (on restart too).
-    extra: Vec<(String, String)>,
+    extra: Vec<Vec<(String, String)>>,
 }
 
 pub fn free_port() -> u16 {
@@ -77,15 +77,27 @@ impl Cluster {
 
     /// A cluster whose nodes all get `extra` broker configs.
     pub async fn start_with(n: usize, extra: &[(&str, &str)]) -> Cluster {
-        let extra: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+        Cluster::start_each(n, |_| extra.to_vec()).await
+    }
+
+    /// A cluster where node `id` (1-based) gets the broker configs `extra(id)`.
+    pub async fn start_each<'a>(
+        n: usize,
+        extra: impl Fn(i32) -> Vec<(&'a str, &'a str)>,
+    ) -> Cluster {
+        let extra: Vec<Vec<(String, String)>> = (1..=n as i32)
+            .map(|id| {
+                extra(id)
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
             .collect();
         let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
         let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let mut handles = Vec::new();
         for (i, d) in dirs.iter().enumerate() {
-            let c = config(i, &ports, d.path(), &extra);
+            let c = config(i, &ports, d.path(), &extra[i]);
             handles.push(tokio::spawn(async move { Node::start(c).await }));
         }
         let mut nodes = Vec::new();
@@ -127,7 +139,7 @@ impl Cluster {
 
     pub async fn restart(&mut self, id: i32) {
         let i = (id - 1) as usize;
-        let c = config(i, &self.ports, self.dirs[i].path(), &self.extra);
+        let c = config(i, &self.ports, self.dirs[i].path(), &self.extra[i]);
         let node = tokio::time::timeout(DEADLINE, Node::start(c))
             .await
             .expect("restart in time")
