@@ -42,6 +42,9 @@ struct Fetcher {
 #[derive(Default)]
 pub struct FetcherManager {
     fetchers: Mutex<HashMap<i32, Fetcher>>,
+    /// While set, fetchers send no fetch and drop any answer that arrives (tests use it to
+    /// stall a live follower: it keeps heartbeating but falls behind).
+    paused: std::sync::atomic::AtomicBool,
 }
 
 /// Replica fetch settings (Kafka's `replica.fetch.*`).
@@ -148,6 +151,21 @@ impl FetcherManager {
         }
     }
 
+    /// Pauses (true) or resumes (false) replica fetching on this broker.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused
+            .store(paused, std::sync::atomic::Ordering::SeqCst);
+        if !paused {
+            for f in lock(&self.fetchers).values() {
+                f.wake.notify_one();
+            }
+        }
+    }
+
+    fn is_paused(&self) -> bool {
+        self.paused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn shutdown(&self) {
         for (_, f) in lock(&self.fetchers).drain() {
             f.task.abort();
@@ -167,7 +185,12 @@ async fn run(
         let Some(b) = broker.upgrade() else { return };
         let s = settings(&b);
         let node_id = b.node_id;
+        let paused = b.fetchers.is_paused();
         drop(b);
+        if paused {
+            let _ = tokio::time::timeout(Duration::from_millis(20), wake.notified()).await;
+            continue;
+        }
         let snapshot: Vec<(TopicPartition, Arc<Partition>, i32)> = lock(&parts)
             .iter()
             .map(|(tp, f)| (tp.clone(), f.partition.clone(), f.leader_epoch))
@@ -237,6 +260,9 @@ async fn run(
                 continue;
             }
         };
+        if broker.upgrade().is_none_or(|b| b.fetchers.is_paused()) {
+            continue;
+        }
         let mut backoff = false;
         for topic in response.responses {
             for data in topic.partitions {
