@@ -5,8 +5,8 @@
 //!
 //! As Kafka: only the leader answers (NOT_LEADER_OR_FOLLOWER otherwise), except for the
 //! debugging replica id -2; a known `current_leader_epoch` must match ours (FENCED_LEADER_EPOCH
-//! / UNKNOWN_LEADER_EPOCH); an epoch newer than any in the log, or a log with no epochs, gives
-//! the undefined epoch and offset (-1, -1).
+//! / UNKNOWN_LEADER_EPOCH); an epoch newer than our leader epoch gives the undefined epoch and
+//! offset (-1, -1); an epoch of a leadership that wrote nothing ends at the LEO.
 
 use sluice_protocol::kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
@@ -53,9 +53,20 @@ pub fn handle(
                     if p.leader_epoch < 0 {
                         return base;
                     }
+                    if p.leader_epoch > partition.leader_epoch() {
+                        return base;
+                    }
                     match partition.log.end_offset_for_epoch(p.leader_epoch) {
                         Some((epoch, end)) => base.with_leader_epoch(epoch).with_end_offset(end),
-                        None => base,
+                        // An epoch no record carries yet but not newer than our leadership
+                        // (leaderships without writes): Kafka's cache holds every leader epoch
+                        // from the LEO at election, so the answer is the latest epoch with
+                        // records (or the asked one) ending at the LEO.
+                        None => base
+                            .with_leader_epoch(
+                                partition.log.latest_epoch().unwrap_or(p.leader_epoch),
+                            )
+                            .with_end_offset(partition.log.log_end_offset()),
                     }
                 })
                 .collect();
