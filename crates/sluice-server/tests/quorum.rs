@@ -5,18 +5,17 @@
 //! topic created after it joined, and serves produce and fetch. Plus the configurations that
 //! are refused with a message. In-process nodes on 127.0.0.1.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use sluice_client::quorum::{describe_quorum, QuorumInfo};
-use sluice_client::{
-    Client, Connection, FetchOptions, FetchTarget, NewTopic, ProduceOptions, ProduceRecord,
-};
+use sluice_client::{Client, Connection, NewTopic, ProduceOptions};
 use sluice_config::BrokerConfig;
 use sluice_server::Node;
 
-const DEADLINE: Duration = Duration::from_secs(60);
+#[path = "cluster_common/mod.rs"]
+mod cluster_common;
+
+use cluster_common::{eventually, free_port, read_values, records, DEADLINE};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Role {
@@ -42,14 +41,6 @@ struct Cluster {
     /// (client port, controller port) of every node.
     ports: Vec<(u16, u16)>,
     nodes: Vec<Option<Node>>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn config(id: usize, roles: &[Role], ports: &[(u16, u16)], dir: &std::path::Path) -> BrokerConfig {
@@ -180,24 +171,6 @@ impl Cluster {
 }
 
 /// Polls `f` until it returns Some, failing the test after DEADLINE.
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn quorum_via(addr: &str) -> Option<QuorumInfo> {
     let conn = Connection::connect(addr, "quorum-test", Duration::from_secs(5))
         .await
@@ -305,46 +278,6 @@ async fn describe_quorum_reports_voters_leader_and_a_new_epoch_after_failover() 
     cluster.shutdown().await;
 }
 
-fn records(n: usize, prefix: &str) -> Vec<ProduceRecord> {
-    (0..n)
-        .map(|i| ProduceRecord {
-            key: Some(Bytes::from(format!("k{i}"))),
-            value: Some(Bytes::from(format!("{prefix}-{i}"))),
-            headers: vec![],
-            timestamp: None,
-        })
-        .collect()
-}
-
-async fn read_all(client: &Arc<Client>, topic: &str, partition: i32) -> Vec<Bytes> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        assert!(tokio::time::Instant::now() < deadline, "reading {topic}");
-        let fetched = client
-            .fetch_many(
-                &[FetchTarget {
-                    topic: topic.to_string(),
-                    partition,
-                    offset,
-                }],
-                &FetchOptions::default(),
-            )
-            .await;
-        let p = fetched.into_iter().next().expect("one partition");
-        let Ok(recs) = p.records else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        if recs.is_empty() {
-            return out;
-        }
-        out.extend(recs.into_iter().map(|r| r.value.unwrap_or_default()));
-        offset = p.next_offset;
-    }
-}
-
 /// Voters 1, 2 (broker+controller) and 3 (controller only); nodes 4 and 5 are broker-only:
 /// node 4 finds the controllers through `controller.quorum.bootstrap.servers`, node 5 through
 /// `controller.quorum.voters`.
@@ -435,7 +368,7 @@ async fn broker_only_node_follows_the_log_and_hosts_replicas() {
             .expect("acks=all produce");
     }
     for p in 0..4 {
-        assert_eq!(read_all(&client, "mixed", p).await, expected[p as usize]);
+        assert_eq!(read_values(&client, "mixed", p).await, expected[p as usize]);
     }
 
     // The controller moves: the broker-only node keeps following (new leader replicates to
