@@ -70,6 +70,8 @@ pub struct Broker {
 
 /// Size of the producer id block a broker reserves from the controller at a time (Kafka's).
 const PRODUCER_ID_BLOCK: i64 = 1000;
+/// How long a controller waits for its metadata records to commit.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Broker {
     #[allow(clippy::too_many_arguments)]
@@ -490,12 +492,18 @@ impl Broker {
         self: &Arc<Self>,
         records: Vec<MetadataRecord>,
     ) -> anyhow::Result<Arc<MetadataImage>> {
-        let image = match self.quorum.propose(&records).await {
-            Ok(image) => image,
-            Err(QuorumError::NotLeader(leader)) => {
+        // A Raft leader that lost its quorum waits for it forever: bounded, as Kafka's
+        // controller requests time out (the records may still commit later).
+        let proposed = tokio::time::timeout(COMMIT_TIMEOUT, self.quorum.propose(&records)).await;
+        let image = match proposed {
+            Ok(Ok(image)) => image,
+            Ok(Err(QuorumError::NotLeader(leader))) => {
                 anyhow::bail!(NotController(leader.map(|l| l as i32)))
             }
-            Err(e) => return Err(e.into()),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => anyhow::bail!(
+                "metadata records not committed within {COMMIT_TIMEOUT:?} (no quorum of controllers?)"
+            ),
         };
         if !self
             .wait_applied(image.last_offset, Duration::from_secs(30))

@@ -155,7 +155,9 @@ pub async fn wait_unfenced(broker: &Broker) {
 pub async fn controlled_shutdown(broker: &Arc<Broker>, timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {
-        if let Some(r) = heartbeat(broker, true).await {
+        // Bounded even when the controller cannot commit (no quorum while peers stop too).
+        let answer = tokio::time::timeout_at(deadline, heartbeat(broker, true)).await;
+        if let Ok(Some(r)) = answer {
             if r.error == 0 && r.shutdown_ready {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                 broker.wait_applied(r.metadata_offset, left).await;

@@ -34,6 +34,10 @@ pub struct Node {
     shutdown: watch::Sender<bool>,
     connections: Tracker,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The metadata applier stops last: requests still in flight during shutdown may commit
+    /// records and wait to see them applied.
+    applier_stop: watch::Sender<bool>,
+    applier: tokio::task::JoinHandle<()>,
 }
 
 impl Node {
@@ -124,11 +128,12 @@ impl Node {
                 connections.clone(),
             )));
         }
-        tasks.push(tokio::spawn(lifecycle::applier_task(
+        let (applier_stop, applier_stop_rx) = watch::channel(false);
+        let applier = tokio::spawn(lifecycle::applier_task(
             broker.clone(),
             quorum.subscribe(),
-            shutdown_rx.clone(),
-        )));
+            applier_stop_rx,
+        ));
         tasks.push(tokio::spawn(isr::shrink_task(
             broker.clone(),
             shutdown_rx.clone(),
@@ -186,6 +191,8 @@ impl Node {
             shutdown,
             connections,
             tasks,
+            applier_stop,
+            applier,
         })
     }
 
@@ -216,6 +223,7 @@ impl Node {
         for t in &self.tasks {
             t.abort();
         }
+        self.applier.abort();
         self.broker.fetchers.shutdown();
         self.broker.quorum.shutdown().await;
         let broker = self.broker.clone();
@@ -235,6 +243,8 @@ impl Node {
             let _ = t.await;
         }
         self.connections.wait_idle(SHUTDOWN_DRAIN).await;
+        let _ = self.applier_stop.send(true);
+        let _ = self.applier.await;
         self.broker.fetchers.shutdown();
         self.broker.quorum.shutdown().await;
         let broker = self.broker.clone();

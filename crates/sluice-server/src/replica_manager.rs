@@ -326,7 +326,19 @@ impl ReplicaManager {
             .cloned()
             .collect();
         for tp in stale {
-            parts.remove(&tp);
+            if let Some(p) = parts.remove(&tp) {
+                // Delayed produces (acks=all) and fetches still holding the partition must
+                // learn that this node no longer leads it (NOT_LEADER_OR_FOLLOWER now rather
+                // than a timeout).
+                p.update_state(PartitionState {
+                    leader: -1,
+                    leader_epoch: -1,
+                    partition_epoch: -1,
+                    replicas: Vec::new(),
+                    isr: Vec::new(),
+                });
+                p.notify();
+            }
             self.logs.delete(&tp)?;
             tracing::info!(partition = %tp, "deleted partition log");
         }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cluster_common::*;
-use sluice_client::{Client, NewTopic, ProduceOptions};
+use sluice_client::{Client, ClientConfig, NewTopic, ProduceOptions};
 use sluice_protocol::kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
@@ -27,12 +27,20 @@ const TOPIC: &str = "moving";
 
 /// Produces batches of 20 records with acks=all until `stop`, each attempt with fresh values
 /// (a failed attempt may still have been written, so it is never retried with the same
-/// values). Appends the acknowledged values to `acked`, in order.
+/// values). Appends the acknowledged values to `acked`, in order. Its own client never retries
+/// internally either: a NOT_LEADER_OR_FOLLOWER answered for an acks=all batch the old leader
+/// had appended (and its follower copied) would otherwise be sent again and appear twice,
+/// exactly as with a non-idempotent Kafka producer.
 async fn produce_until(
-    client: Arc<Client>,
+    bootstrap: String,
     stop: Arc<AtomicBool>,
     acked: Arc<std::sync::Mutex<Vec<Bytes>>>,
 ) {
+    let config = ClientConfig {
+        retries: 0,
+        ..ClientConfig::default()
+    };
+    let client = Client::connect_with(&bootstrap, config).await.unwrap();
     let opts = ProduceOptions::default();
     let deadline = tokio::time::Instant::now() + DEADLINE;
     let mut attempt = 0;
@@ -123,7 +131,11 @@ async fn reassignment_moves_a_partition_off_its_leader_while_producing() {
     // Produce continuously; move the partition once some records are in.
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let producer = tokio::spawn(produce_until(client.clone(), stop.clone(), acked.clone()));
+    let producer = tokio::spawn(produce_until(
+        cluster.any_bootstrap(),
+        stop.clone(),
+        acked.clone(),
+    ));
     eventually("first records acknowledged", || {
         let n = acked.lock().unwrap().len();
         async move { (n >= 200).then_some(()) }
