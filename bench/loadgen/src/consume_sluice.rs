@@ -130,7 +130,10 @@ async fn run_async(a: ConsumeSluiceArgs) -> anyhow::Result<()> {
         fmt_cpu(broker_cpu)
     );
     if got < a.records {
-        eprintln!("consume-sluice: only {got} of {} records arrived before the idle timeout", a.records);
+        eprintln!(
+            "consume-sluice: only {got} of {} records arrived before the idle timeout",
+            a.records
+        );
     }
     println!(
         "RESULT consume_sluice records={got} bytes={b} secs={secs:.3} rec_per_s={rps:.0} \

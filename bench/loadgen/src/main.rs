@@ -10,6 +10,7 @@ mod consume;
 mod consume_sluice;
 mod e2e;
 mod groups;
+mod probe_sluice;
 mod produce;
 mod produce_sluice;
 mod startup;
@@ -43,6 +44,8 @@ enum Mode {
     GroupJoin(groups::GroupJoinArgs),
     /// Offset commits per second, synchronous and pipelined
     Commits(groups::CommitArgs),
+    /// Failover probe on Sluice's Rust producer: one record every interval, a line per ack
+    ProbeSluice(probe_sluice::ProbeArgs),
     /// Spawn the broker, time spawn -> Metadata answered, then read its idle RSS
     Startup(startup::StartupArgs),
 }
@@ -56,6 +59,7 @@ fn main() {
         Mode::ConsumeSluice(a) => consume_sluice::run(a),
         Mode::E2e(a) => e2e::run(a),
         Mode::Startup(a) => startup::run(a),
+        Mode::ProbeSluice(a) => probe_sluice::run(&a),
         Mode::GroupJoin(a) => groups::run_join(a),
         Mode::Commits(a) => groups::run_commits(a),
     };
