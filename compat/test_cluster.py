@@ -19,7 +19,7 @@ import time
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import ConfigResource
+from confluent_kafka.admin import ConfigResource, NewTopic
 
 import conftest
 from broker import wait_for
@@ -216,6 +216,52 @@ def test_idempotent_producer_through_leader_kill9_and_restart(healthy):
             prod.wait_more_acks(part, 300, 25, f"after node {victim} was killed")
         c.node(victim).restart()
         c.wait_converged(topic, 3, 3, 30)  # the restarted node caught up and rejoined every ISR
+        for part in range(3):
+            prod.wait_more_acks(part, 300, 20, f"after node {victim} came back")
+    finally:
+        prod.stop()
+    verify(c, prod)
+
+
+def test_idempotent_producer_through_a_controller_kill9(healthy):
+    """The active controller (the Raft leader) is killed: the survivors elect a new one, fence
+    the dead broker, move its leaderships, and keep serving controller requests."""
+    c = healthy
+    topic = unique("ctlkill")
+    c.create_topic(topic, partitions=3, rf=3, config={"min.insync.replicas": "2"})
+    prod = SeqProducer(c.bootstrap, topic, 3).start()
+    try:
+        for part in range(3):
+            prod.wait_more_acks(part, 300, 20, "before the kill")
+        admin = c.admin()  # kept referenced: a collected AdminClient cancels its futures
+        victim = admin.describe_cluster(request_timeout=10).result(timeout=15).controller.id
+        assert victim in (1, 2, 3)
+        led = [p for p, m in c.partitions(topic).items() if m.leader == victim]
+        c.node(victim).kill9()
+        survivor = next(nd for nd in c.nodes if nd.node_id != victim)
+
+        def new_controller():
+            try:
+                a = c.admin(survivor.bootstrap)
+                ctl = a.describe_cluster(request_timeout=2).result(timeout=3).controller
+            except Exception:
+                return None
+            return ctl.id if ctl is not None and ctl.id not in (-1, victim) else None
+
+        elected = wait_for(new_controller, 20, f"a new controller after node {victim} was killed")
+        assert elected != victim
+        for part in led:
+            c.wait_partition(topic, part, lambda p: p.leader not in (-1, victim), 20, f"a new leader after controller {victim} was killed")
+        for part in range(3):
+            prod.wait_more_acks(part, 300, 25, f"after controller {victim} was killed")
+        # the new controller serves controller requests
+        other = unique("afterctl")
+        sadmin = c.admin(survivor.bootstrap)
+        fs = sadmin.create_topics([NewTopic(other, 2, 2)], request_timeout=15)
+        fs[other].result(timeout=20)
+        c.wait_isr(other, 2, 2, 30)
+        c.node(victim).restart()
+        c.wait_converged(topic, 3, 3, 30)
         for part in range(3):
             prod.wait_more_acks(part, 300, 20, f"after node {victim} came back")
     finally:
