@@ -395,6 +395,12 @@ async fn start_quorum(
     qc.election_timeout_min_ms = election;
     qc.election_timeout_max_ms = election * 2;
     qc.heartbeat_interval_ms = (election / 10).clamp(10, 500);
+    if let Some(bytes) = config.get_i64("metadata.log.max.record.bytes.between.snapshots") {
+        qc.snapshot_max_bytes = bytes.max(1) as u64;
+    }
+    if let Some(ms) = config.get_i64("metadata.log.max.snapshot.interval.ms") {
+        qc.snapshot_max_interval_ms = ms.max(0) as u64;
+    }
     let quorum = Quorum::start(qc).await.with_context(|| {
         format!(
             "starting the metadata quorum in {}",

@@ -82,6 +82,12 @@ pub struct QuorumConfig {
     pub heartbeat_interval_ms: u64,
     /// Take a snapshot after this many entries since the last one.
     pub snapshot_every_entries: u64,
+    /// Kafka's `metadata.log.max.record.bytes.between.snapshots`: take a snapshot once this
+    /// many bytes of metadata records were applied since the last one.
+    pub snapshot_max_bytes: u64,
+    /// Kafka's `metadata.log.max.snapshot.interval.ms`: take a snapshot when records were
+    /// applied and the last snapshot is this old (0 = never by time).
+    pub snapshot_max_interval_ms: u64,
     /// Entries kept in the log behind a snapshot (followers slightly behind catch up from the
     /// log instead of a snapshot install).
     pub keep_entries_behind_snapshot: u64,
@@ -101,6 +107,8 @@ impl QuorumConfig {
             election_timeout_max_ms: 2000,
             heartbeat_interval_ms: 100,
             snapshot_every_entries: 20_000,
+            snapshot_max_bytes: 20 * 1024 * 1024,
+            snapshot_max_interval_ms: 3_600_000,
             keep_entries_behind_snapshot: 1000,
         }
     }
@@ -148,7 +156,7 @@ impl Quorum {
         }
         std::fs::create_dir_all(&config.dir)?;
         let log_store = store::LogStore::open(&config.dir)?;
-        let (state_machine, image) = state_machine::StateMachine::open(&config.dir)?;
+        let (state_machine, image, progress) = state_machine::StateMachine::open(&config.dir)?;
         let raft_config = openraft::Config {
             cluster_name: "sluice-metadata".into(),
             election_timeout_min: config.election_timeout_min_ms,
@@ -174,6 +182,12 @@ impl Quorum {
         .map_err(|e| QuorumError::Raft(e.to_string()))?;
         let caught_up = Arc::new(Mutex::new(BTreeMap::new()));
         tokio::spawn(track_caught_up(raft.metrics(), caught_up.clone()));
+        tokio::spawn(snapshot_triggers(
+            raft.clone(),
+            progress,
+            config.snapshot_max_bytes,
+            config.snapshot_max_interval_ms,
+        ));
         if config.learner {
             tracing::info!(
                 node = config.node_id,
@@ -478,6 +492,50 @@ async fn track_caught_up(
         }
         if metrics.changed().await.is_err() {
             return;
+        }
+    }
+}
+
+/// Kafka's snapshot triggers, on every node (each one snapshots its own state machine): record
+/// bytes since the last snapshot reach `max_bytes`, or records were applied and the last
+/// snapshot is `max_interval_ms` old. Runs until the Raft node shuts down.
+async fn snapshot_triggers(
+    raft: MetadataRaft,
+    progress: state_machine::SnapshotProgress,
+    max_bytes: u64,
+    max_interval_ms: u64,
+) {
+    use std::sync::atomic::Ordering;
+    let period = if max_interval_ms > 0 {
+        Duration::from_millis((max_interval_ms / 4).clamp(10, 1000))
+    } else {
+        Duration::from_secs(1)
+    };
+    let metrics = raft.metrics();
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if metrics.has_changed().is_err() {
+            return; // the Raft node is gone
+        }
+        let bytes = progress.bytes_since.load(Ordering::Acquire);
+        if bytes == 0 {
+            continue;
+        }
+        let age = progress
+            .taken_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed();
+        let by_time = max_interval_ms > 0 && age >= Duration::from_millis(max_interval_ms);
+        if bytes >= max_bytes || by_time {
+            if raft.trigger().snapshot().await.is_err() {
+                return; // shut down
+            }
+            // Wait for that snapshot before judging again.
+            *progress.taken_at.lock().unwrap_or_else(|p| p.into_inner()) =
+                std::time::Instant::now();
         }
     }
 }

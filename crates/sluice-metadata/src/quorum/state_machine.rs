@@ -8,7 +8,9 @@
 
 use std::io::{self, Cursor};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use openraft::storage::RaftStateMachine;
 use openraft::{
@@ -38,8 +40,38 @@ struct StoredSnapshot {
     data: Vec<u8>,
 }
 
+/// What the snapshot triggers of `Quorum` look at (Kafka's
+/// `metadata.log.max.record.bytes.between.snapshots` and
+/// `metadata.log.max.snapshot.interval.ms`): record bytes applied since the last snapshot and
+/// when the last snapshot was taken or installed.
+#[derive(Clone)]
+pub struct SnapshotProgress {
+    pub bytes_since: Arc<AtomicU64>,
+    pub taken_at: Arc<Mutex<Instant>>,
+}
+
+impl SnapshotProgress {
+    fn new() -> Self {
+        SnapshotProgress {
+            bytes_since: Arc::new(AtomicU64::new(0)),
+            taken_at: Arc::new(Mutex::new(Instant::now())),
+        }
+    }
+
+    /// A snapshot covering `covered` of the counted bytes was written.
+    fn taken(&self, covered: u64) {
+        let _ = self
+            .bytes_since
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                Some(b.saturating_sub(covered))
+            });
+        *self.taken_at.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+}
+
 pub struct StateMachine {
     dir: PathBuf,
+    progress: SnapshotProgress,
     image: MetadataImage,
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, BasicNode>,
@@ -70,7 +102,13 @@ fn image_from_body(data: &[u8]) -> io::Result<MetadataImage> {
 
 impl StateMachine {
     /// Loads the stored snapshot (if any) and returns the machine and a receiver of images.
-    pub fn open(dir: &Path) -> io::Result<(StateMachine, watch::Receiver<Arc<MetadataImage>>)> {
+    pub fn open(
+        dir: &Path,
+    ) -> io::Result<(
+        StateMachine,
+        watch::Receiver<Arc<MetadataImage>>,
+        SnapshotProgress,
+    )> {
         let stored: Option<StoredSnapshot> = read_small_file(dir, SNAPSHOT_FILE)?;
         let (image, last_applied, membership) = match &stored {
             Some(s) => (
@@ -81,9 +119,11 @@ impl StateMachine {
             None => (MetadataImage::empty(), None, StoredMembership::default()),
         };
         let (publish, rx) = watch::channel(Arc::new(image.clone()));
+        let progress = SnapshotProgress::new();
         Ok((
             StateMachine {
                 dir: dir.to_path_buf(),
+                progress: progress.clone(),
                 image,
                 last_applied,
                 membership,
@@ -91,6 +131,7 @@ impl StateMachine {
                 publish,
             },
             rx,
+            progress,
         ))
     }
 
@@ -101,6 +142,8 @@ impl StateMachine {
         self.last_applied = stored.meta.last_log_id;
         self.membership = stored.meta.last_membership.clone();
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(stored);
+        let counted = self.progress.bytes_since.load(Ordering::Acquire);
+        self.progress.taken(counted);
         self.publish.send_replace(Arc::new(self.image.clone()));
         Ok(())
     }
@@ -113,6 +156,9 @@ pub struct Builder {
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, BasicNode>,
     current: Arc<Mutex<Option<StoredSnapshot>>>,
+    progress: SnapshotProgress,
+    /// Counted record bytes this snapshot covers (applied before the builder was made).
+    covered: u64,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for Builder {
@@ -146,6 +192,7 @@ impl RaftSnapshotBuilder<TypeConfig> for Builder {
             "metadata snapshot written"
         );
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(stored.clone());
+        self.progress.taken(self.covered);
         Ok(Snapshot {
             meta: stored.meta,
             snapshot: Box::new(Cursor::new(stored.data)),
@@ -175,6 +222,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             match entry.payload {
                 EntryPayload::Blank => {}
                 EntryPayload::Normal(batch) => {
+                    let size: usize = batch.records.iter().map(Vec::len).sum();
+                    self.progress
+                        .bytes_since
+                        .fetch_add(size as u64, Ordering::AcqRel);
                     for bytes in &batch.records {
                         match MetadataRecord::decode(bytes) {
                             Ok(record) => {
@@ -213,6 +264,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             last_applied: self.last_applied,
             membership: self.membership.clone(),
             current: self.current.clone(),
+            progress: self.progress.clone(),
+            covered: self.progress.bytes_since.load(Ordering::Acquire),
         }
     }
 

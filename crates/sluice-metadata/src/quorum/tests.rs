@@ -25,11 +25,17 @@ struct Cluster {
     nodes: BTreeMap<NodeId, Node>,
     snapshot_every: u64,
     keep: u64,
+    /// Applied to every node's config after the defaults above.
+    tweak: fn(&mut QuorumConfig),
     _tmp: tempfile::TempDir,
 }
 
 impl Cluster {
     async fn new(n: u64, snapshot_every: u64, keep: u64) -> Cluster {
+        Cluster::with(n, snapshot_every, keep, |_| {}).await
+    }
+
+    async fn with(n: u64, snapshot_every: u64, keep: u64, tweak: fn(&mut QuorumConfig)) -> Cluster {
         let tmp = tempfile::tempdir().unwrap();
         let mut listeners = BTreeMap::new();
         let mut addrs = BTreeMap::new();
@@ -47,6 +53,7 @@ impl Cluster {
             nodes: BTreeMap::new(),
             snapshot_every,
             keep,
+            tweak,
             _tmp: tmp,
         };
         for (id, l) in listeners {
@@ -66,6 +73,7 @@ impl Cluster {
         cfg.heartbeat_interval_ms = 50;
         cfg.snapshot_every_entries = self.snapshot_every;
         cfg.keep_entries_behind_snapshot = self.keep;
+        (self.tweak)(&mut cfg);
         let quorum = Quorum::start(cfg).await.unwrap();
         let server = tokio::spawn(serve(listener, quorum.raft().clone()));
         self.nodes.insert(id, Node { quorum, server });
@@ -359,4 +367,49 @@ async fn garbage_on_the_raft_port_closes_that_connection_only() {
     let img = c.q(leader).propose(&topic("alive")).await.unwrap();
     assert!(img.topic("alive").is_some());
     c.shutdown().await;
+}
+
+/// Kafka's snapshot triggers: `metadata.log.max.record.bytes.between.snapshots` (a snapshot once
+/// enough record bytes were applied, none before) and `metadata.log.max.snapshot.interval.ms`
+/// (a snapshot once the last one is that old and records were applied), on every voter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_are_taken_by_record_bytes_and_by_age() {
+    async fn wait_snapshots(c: &Cluster) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !(1..=3).all(|id| c.dir(id).join("snapshot.bin").exists()) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no snapshot on every voter"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    // By bytes: one topic's records are ~100 bytes, below the 2000-byte threshold.
+    let c = Cluster::with(3, u64::MAX / 2, 10, |cfg| {
+        cfg.snapshot_max_bytes = 2000;
+        cfg.snapshot_max_interval_ms = 0;
+    })
+    .await;
+    propose_on_leader(&c, &topic("small")).await;
+    c.converge("small", |img| img.topic("small").is_some())
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        (1..=3).all(|id| !c.dir(id).join("snapshot.bin").exists()),
+        "a snapshot before the byte threshold"
+    );
+    for i in 0..40 {
+        propose_on_leader(&c, &topic(&format!("bulk-{i}"))).await;
+    }
+    wait_snapshots(&c).await;
+
+    // By age: a huge byte threshold, a 300 ms interval.
+    let c = Cluster::with(3, u64::MAX / 2, 10, |cfg| {
+        cfg.snapshot_max_bytes = u64::MAX;
+        cfg.snapshot_max_interval_ms = 300;
+    })
+    .await;
+    propose_on_leader(&c, &topic("aged")).await;
+    wait_snapshots(&c).await;
 }
