@@ -417,6 +417,31 @@ async fn broker_only_node_follows_the_log_and_hosts_replicas() {
     })
     .await;
     assert_eq!(ids(&q.voters), vec![1, 2, 3], "{q:?}");
+
+    // A broker-only node that is gone and unregistered stops being a learner: the controller
+    // no longer replicates to it and DescribeQuorum lists only the remaining observer.
+    cluster.kill(5).await;
+    eventually("broker 5 unregistered", || {
+        let c = c.clone();
+        async move { c.unregister_broker(5).await.ok() }
+    })
+    .await;
+    let q = eventually("observer 5 removed", || {
+        let addr4 = addr4.clone();
+        async move {
+            let q = quorum_via(&addr4).await?;
+            (ids(&q.observers) == vec![4]).then_some(q)
+        }
+    })
+    .await;
+    assert_eq!(ids(&q.voters), vec![1, 2, 3], "{q:?}");
+    eventually("membership without node 5 everywhere", || async {
+        [other, 4]
+            .iter()
+            .all(|id| !cluster.node(*id).broker().quorum.members().contains_key(&5))
+            .then_some(())
+    })
+    .await;
     cluster.restart(leader).await;
     cluster.shutdown().await;
 }

@@ -287,6 +287,36 @@ impl Quorum {
         }
     }
 
+    /// On the leader: stops replicating the log to `id` if it is a learner (a broker-only node
+    /// that was unregistered). Returns whether it was one. Voters are left alone.
+    pub async fn remove_learner(&self, id: NodeId) -> Result<bool, QuorumError> {
+        let membership = self.raft.metrics().borrow().membership_config.clone();
+        let membership = membership.membership();
+        if membership.voter_ids().any(|v| v == id) || membership.get_node(&id).is_none() {
+            return Ok(false);
+        }
+        let result = self
+            .raft
+            .change_membership(
+                openraft::ChangeMembers::RemoveNodes(std::collections::BTreeSet::from([id])),
+                false,
+            )
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(
+                    node = id,
+                    "unregistered broker-only node no longer follows the metadata log"
+                );
+                Ok(true)
+            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(QuorumError::NotLeader(f.leader_id))
+            }
+            Err(e) => Err(QuorumError::Raft(e.to_string())),
+        }
+    }
+
     pub fn node_id(&self) -> NodeId {
         self.node_id
     }

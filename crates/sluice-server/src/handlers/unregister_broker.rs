@@ -30,6 +30,13 @@ pub async fn handle(
     match outcome {
         Ok(Ok(())) => {
             tracing::info!(broker = id, "broker unregistered");
+            // A broker-only node stops being a learner of the metadata log (it is added again
+            // if it ever registers again).
+            if id >= 0 {
+                if let Err(e) = broker.quorum.remove_learner(id as u64).await {
+                    tracing::warn!(broker = id, error = %e, "could not remove the learner");
+                }
+            }
             response
         }
         Ok(Err((code, message))) => response
