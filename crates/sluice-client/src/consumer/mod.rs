@@ -17,6 +17,7 @@ mod group;
 mod kip848;
 mod offsets;
 mod poll;
+pub(crate) mod poll_timer;
 pub mod record;
 mod state;
 
@@ -141,6 +142,8 @@ pub struct Consumer<K = Bytes, V = Bytes> {
     /// When the pattern subscription last listed topics.
     pattern_checked: Option<Instant>,
     wakeup: WakeupHandle,
+    /// `max.poll.interval.ms`: marked by `poll`, watched by the group's heartbeat task.
+    poll_timer: Arc<poll_timer::PollTimer>,
     closed: bool,
 }
 
@@ -189,6 +192,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             fetcher: Fetcher::new(client.clone(), params),
             client,
             next_auto_commit: Instant::now() + config.auto_commit_interval,
+            poll_timer: poll_timer::PollTimer::new(config.max_poll_interval),
             config,
             key_de: Box::new(key),
             value_de: Box::new(value),
@@ -233,6 +237,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         gc.rebalance_timeout = self.config.max_poll_interval;
         gc.group_instance_id = self.config.group_instance_id.clone();
         let mut m = GroupMember::new(self.client.clone(), gc, topics);
+        m.enforce_poll_interval(self.poll_timer.clone());
         m.set_assignors(
             self.config
                 .partition_assignment_strategy
@@ -305,7 +310,13 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                         group::Classic::new(self.group_member(topics)?),
                     )),
                     GroupProtocol::Consumer => group::Membership::Consumer(Box::new(
-                        kip848::Kip848Member::new(self.client.clone(), &self.config, topics, &sub)?,
+                        kip848::Kip848Member::new(
+                            self.client.clone(),
+                            &self.config,
+                            topics,
+                            &sub,
+                            self.poll_timer.clone(),
+                        )?,
                     )),
                 })
             }
