@@ -588,8 +588,7 @@ impl GroupCommitter {
                 if e.code().is_some_and(needs_rejoin_code) {
                     lock().rejoin_needed = true;
                 }
-                if let Some(c @ (codes::UNKNOWN_MEMBER_ID | codes::ILLEGAL_GENERATION)) = e.code()
-                {
+                if let Some(c @ (codes::UNKNOWN_MEMBER_ID | codes::ILLEGAL_GENERATION)) = e.code() {
                     return Err(ClientError::commit_failed(&self.group_id, Some(c)));
                 }
                 return Err(ClientError::Kafka {

@@ -136,13 +136,20 @@ async fn stalled_member_leaves_and_rejoins(
     a.commit_sync(None).await.expect("a member's commit works");
 
     // Stop polling: the heartbeat task gives the membership up, the other member takes over.
-    wait_for("the healthy member owns all 4", || healthy.assigned().len() == 4).await;
+    wait_for("the healthy member owns all 4", || {
+        healthy.assigned().len() == 4
+    })
+    .await;
     let ev = events.lock().unwrap().clone();
     assert!(
         ev.iter().all(|(e, _)| *e != "lost"),
         "the loss is reported by the next poll, not behind the application's back: {ev:?}"
     );
-    assert_eq!(a.assignment(), before, "nothing changes until the next poll");
+    assert_eq!(
+        a.assignment(),
+        before,
+        "nothing changes until the next poll"
+    );
     match protocol {
         // Dynamic members forget their id (a new one comes with the rejoin); static members
         // keep it and only stopped heartbeating.
