@@ -48,6 +48,13 @@ pub enum ClientError {
     /// A consumer call was interrupted by `WakeupHandle::wakeup` (Kafka's WakeupException).
     #[error("the consumer was woken up")]
     Wakeup,
+    /// An offset commit of a group member that is no longer part of the group's current
+    /// generation (Kafka's CommitFailedException): it left after `max.poll.interval.ms`
+    /// without a `poll`, or the coordinator answered UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION.
+    /// Not retriable as is: the next `poll` rejoins, and the partitions may have moved.
+    /// `code()` is the broker's error code when there was one.
+    #[error("{message}")]
+    CommitFailed { code: Option<i16>, message: String },
 }
 
 impl ClientError {
@@ -60,6 +67,7 @@ impl ClientError {
     pub fn code(&self) -> Option<i16> {
         match self {
             ClientError::Kafka { code, .. } => Some(*code),
+            ClientError::CommitFailed { code, .. } => *code,
             _ => None,
         }
     }
@@ -75,6 +83,23 @@ impl ClientError {
                 | Some(codes::UNKNOWN_LEADER_EPOCH)
                 | Some(codes::NOT_CONTROLLER)
         ) || matches!(self, ClientError::Io { .. } | ClientError::Timeout { .. })
+    }
+}
+
+impl ClientError {
+    /// Kafka's CommitFailedException for a member that is not (or no longer) in the group's
+    /// current generation; `code` is the broker's answer, if the commit got that far.
+    pub fn commit_failed(group: &str, code: Option<i16>) -> Self {
+        let why = match code {
+            Some(c) => format!("the coordinator answered {}", error_name(c)),
+            None => "this member is not part of an active group".to_string(),
+        };
+        ClientError::CommitFailed {
+            code,
+            message: format!(
+                "Commit cannot be completed for group {group}: {why}; the group has likely rebalanced and given the partitions to another member. This happens when poll() is not called within max.poll.interval.ms: raise max.poll.interval.ms or lower max.poll.records. The next poll() rejoins the group."
+            ),
+        }
     }
 }
 

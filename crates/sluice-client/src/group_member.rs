@@ -27,6 +27,7 @@ use crate::admin_groups::CommitIdentity;
 use crate::client::Client;
 use crate::connection::Connection;
 use crate::consumer::assignor::{PartitionAssignor, RangeAssignor};
+use crate::consumer::poll_timer::{warn_poll_timeout, PollTimer};
 use crate::consumer_protocol::{
     decode_assignment, decode_subscription, encode_assignment, encode_subscription_with,
     MemberSubscription, TopicPartition, CONSUMER_PROTOCOL_TYPE,
@@ -74,6 +75,9 @@ struct Membership {
     rejoin_needed: bool,
     /// A reason the member cannot continue (e.g. FENCED_INSTANCE_ID).
     fatal: Option<String>,
+    /// The heartbeat task gave up the membership because the consumer did not poll within
+    /// `max.poll.interval.ms`: commits fail (CommitFailed) until the next join.
+    left: bool,
 }
 
 /// A member of one consumer group, subscribed to a fixed list of topics.
@@ -95,6 +99,9 @@ pub struct GroupMember {
     /// rebalance (the client's pooled connections time out sooner).
     join_conn: Option<Arc<Connection>>,
     heartbeat: Option<JoinHandle<()>>,
+    /// The consumer's poll timer: when set, the heartbeat task leaves the group once
+    /// `max.poll.interval.ms` passes without a poll.
+    poll_timer: Option<Arc<PollTimer>>,
 }
 
 /// Kafka's RangeAssignor over plain topic subscriptions (see
@@ -152,6 +159,7 @@ impl GroupMember {
             notify: Arc::new(Notify::new()),
             join_conn: None,
             heartbeat: None,
+            poll_timer: None,
         }
     }
 
@@ -179,6 +187,18 @@ impl GroupMember {
     /// them where they can).
     pub fn set_owned(&mut self, owned: Vec<TopicPartition>) {
         self.owned = owned;
+    }
+
+    /// Makes the heartbeat task enforce `max.poll.interval.ms` with the consumer's timer.
+    pub(crate) fn enforce_poll_interval(&mut self, timer: Arc<PollTimer>) {
+        self.poll_timer = Some(timer);
+    }
+
+    /// True when the member is no longer in the generation it joined (fenced, expired, or
+    /// left after the poll timeout): its partitions are lost, not revoked.
+    pub fn membership_lost(&self) -> bool {
+        let st = self.lock();
+        st.member_id.is_empty() || st.generation < 0 || st.left
     }
 
     /// The assignor the coordinator selected in the last join.
@@ -245,7 +265,11 @@ impl GroupMember {
             match res {
                 Ok(Step::Joined(a)) => {
                     self.assignment = a.clone();
-                    self.lock().rejoin_needed = false;
+                    {
+                        let mut st = self.lock();
+                        st.rejoin_needed = false;
+                        st.left = false;
+                    }
                     self.start_heartbeat().await?;
                     return Ok(a);
                 }
@@ -462,8 +486,9 @@ impl GroupMember {
         let instance = self.config.group_instance_id.clone();
         let interval = self.config.heartbeat_interval;
         let notify = self.notify.clone();
+        let timer = self.poll_timer.clone();
         self.heartbeat = Some(tokio::spawn(async move {
-            heartbeat_loop(conn, state, group, instance, interval).await;
+            heartbeat_loop(conn, state, group, instance, interval, timer).await;
             notify.notify_one();
         }));
         Ok(())
@@ -506,25 +531,14 @@ impl GroupMember {
             .client
             .group_coordinator_connection(&self.config.group_id)
             .await?;
-        let version = conn.version_for::<LeaveGroupRequest>(None)?;
-        let mut req = LeaveGroupRequest::default().with_group_id(GroupId(s(&self.config.group_id)));
-        if version >= 3 {
-            req.members = vec![MemberIdentity::default()
-                .with_member_id(s(&member_id))
-                .with_group_instance_id(self.config.group_instance_id.as_deref().map(s))];
-        } else {
-            req.member_id = s(&member_id);
-        }
-        let resp = conn.send_at(&req, version).await?;
-        let code = if resp.error_code != 0 {
-            resp.error_code
-        } else {
-            resp.members
-                .iter()
-                .map(|m| m.error_code)
-                .find(|c| *c != 0)
-                .unwrap_or(0)
-        };
+        let code = send_leave_group(
+            &conn,
+            &self.config.group_id,
+            &member_id,
+            self.config.group_instance_id.as_deref(),
+            None,
+        )
+        .await?;
         match code {
             0 | codes::UNKNOWN_MEMBER_ID => Ok(()),
             c => Err(ClientError::Kafka {
@@ -560,6 +574,11 @@ impl GroupCommitter {
                 group_instance_id: self.group_instance_id.clone(),
             }
         };
+        if lock().left {
+            // Kafka fails the commit without asking the coordinator: this member gave up its
+            // generation when the poll timeout expired.
+            return Err(ClientError::commit_failed(&self.group_id, None));
+        }
         let results = self
             .client
             .commit_group_offsets(&self.group_id, &who, offsets)
@@ -568,6 +587,9 @@ impl GroupCommitter {
             if let Err(e) = r {
                 if e.code().is_some_and(needs_rejoin_code) {
                     lock().rejoin_needed = true;
+                }
+                if let Some(c @ (codes::UNKNOWN_MEMBER_ID | codes::ILLEGAL_GENERATION)) = e.code() {
+                    return Err(ClientError::commit_failed(&self.group_id, Some(c)));
                 }
                 return Err(ClientError::Kafka {
                     code: e.code().unwrap_or(-1),
@@ -588,17 +610,106 @@ impl Drop for GroupMember {
     }
 }
 
-/// Heartbeats until the coordinator asks for a rejoin or the task is aborted.
+/// LeaveGroup for one member (v3+: by identity, with a reason from v5); returns the first
+/// error code of the response (0 when none).
+async fn send_leave_group(
+    conn: &Connection,
+    group: &str,
+    member_id: &str,
+    instance: Option<&str>,
+    reason: Option<&str>,
+) -> Result<i16> {
+    let version = conn.version_for::<LeaveGroupRequest>(None)?;
+    let mut req = LeaveGroupRequest::default().with_group_id(GroupId(s(group)));
+    if version >= 3 {
+        let mut m = MemberIdentity::default()
+            .with_member_id(s(member_id))
+            .with_group_instance_id(instance.map(s));
+        if version >= 5 {
+            m.reason = reason.map(s);
+        }
+        req.members = vec![m];
+    } else {
+        req.member_id = s(member_id);
+    }
+    let resp = conn.send_at(&req, version).await?;
+    Ok(if resp.error_code != 0 {
+        resp.error_code
+    } else {
+        resp.members
+            .iter()
+            .map(|m| m.error_code)
+            .find(|c| *c != 0)
+            .unwrap_or(0)
+    })
+}
+
+/// The poll timeout expired: a dynamic member leaves the group (LeaveGroup), a static one
+/// (`group.instance.id`) only stops heartbeating and keeps its member id, so the coordinator
+/// expires it after `session.timeout.ms`. Either way the generation is gone and the
+/// consumer must rejoin (reporting its partitions lost) at its next poll.
+async fn leave_on_poll_timeout(
+    conn: &Connection,
+    state: &Mutex<Membership>,
+    group: &str,
+    instance: Option<&str>,
+    max: Duration,
+) {
+    warn_poll_timeout(group, max);
+    // Give up the generation first, so a commit racing with the LeaveGroup already fails.
+    let member_id = {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let id = st.member_id.clone();
+        st.left = true;
+        st.generation = -1;
+        if instance.is_none() {
+            st.member_id.clear();
+        }
+        st.rejoin_needed = true;
+        id
+    };
+    if instance.is_none() && !member_id.is_empty() {
+        match send_leave_group(
+            conn,
+            group,
+            &member_id,
+            None,
+            Some("consumer poll timeout has expired."),
+        )
+        .await
+        {
+            Ok(0) | Ok(codes::UNKNOWN_MEMBER_ID) => {}
+            Ok(c) => tracing::debug!("group {group}: LeaveGroup answered {c}"),
+            Err(e) => tracing::debug!("group {group}: LeaveGroup: {e}"),
+        }
+    }
+}
+
+/// Heartbeats until the coordinator asks for a rejoin, the poll timeout expires (when the
+/// consumer's poll timer is given) or the task is aborted.
 async fn heartbeat_loop(
     conn: Connection,
     state: Arc<Mutex<Membership>>,
     group: String,
     instance: Option<String>,
     interval: Duration,
+    timer: Option<Arc<PollTimer>>,
 ) {
     let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+    let mut next_heartbeat = Instant::now() + interval;
     loop {
-        tokio::time::sleep(interval).await;
+        let poll_deadline = timer.as_ref().and_then(|t| t.deadline());
+        let wake = poll_deadline.map_or(next_heartbeat, |d| d.min(next_heartbeat));
+        tokio::time::sleep_until(wake.into()).await;
+        if let Some(t) = timer.as_ref().filter(|t| t.expired()) {
+            leave_on_poll_timeout(&conn, &state, &group, instance.as_deref(), t.max_interval())
+                .await;
+            return;
+        }
+        if Instant::now() < next_heartbeat {
+            continue; // woke for a poll deadline that moved: the consumer polled meanwhile
+        }
+        next_heartbeat = Instant::now() + interval;
         let (generation, member_id) = {
             let st = lock();
             (st.generation, st.member_id.clone())

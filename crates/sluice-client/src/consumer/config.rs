@@ -343,6 +343,14 @@ impl ConsumerConfig {
                 self.session_timeout.as_millis()
             )));
         }
+        let max_poll = self.max_poll_interval.as_millis();
+        if max_poll < 1 || max_poll > i32::MAX as u128 {
+            return Err(invalid(
+                "max.poll.interval.ms",
+                &max_poll.to_string(),
+                &format!("expected milliseconds in [1, {}]", i32::MAX),
+            ));
+        }
         if self.max_poll_records == 0 {
             return Err(invalid("max.poll.records", "0", "must be at least 1"));
         }
@@ -379,6 +387,7 @@ mod tests {
         assert_eq!(c.session_timeout, Duration::from_millis(45_000));
         assert_eq!(c.heartbeat_interval, Duration::from_millis(3_000));
         assert_eq!(c.max_poll_records, 500);
+        assert_eq!(c.max_poll_interval, Duration::from_millis(300_000));
         assert_eq!(c.max_partition_fetch_bytes, 1_048_576);
         assert_eq!(c.fetch_max_bytes, 52_428_800);
         assert_eq!(
@@ -417,6 +426,33 @@ mod tests {
         assert_eq!(c.isolation_level, IsolationLevel::ReadCommitted);
         assert_eq!(c.group_protocol, GroupProtocol::Consumer);
         assert_eq!(c.key_deserializer.as_deref(), Some("StringDeserializer"));
+    }
+
+    #[test]
+    fn max_poll_interval_is_validated() {
+        let c = ConsumerConfig::from_props([
+            ("bootstrap.servers", "h:1"),
+            ("max.poll.interval.ms", "1500"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_poll_interval, Duration::from_millis(1500));
+        for bad in ["0", "-1", "abc", "2147483648"] {
+            let e = ConsumerConfig::from_props([
+                ("bootstrap.servers", "h:1"),
+                ("max.poll.interval.ms", bad),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("max.poll.interval.ms") && e.contains(bad), "{e}");
+        }
+        // Typed settings go through the same bounds when the consumer is created.
+        let mut c = ConsumerConfig::new("h:1", Some("g"));
+        c.max_poll_interval = Duration::ZERO;
+        assert!(c.validate().is_err());
+        c.max_poll_interval = Duration::from_millis(i32::MAX as u64 + 1);
+        assert!(c.validate().is_err());
+        c.max_poll_interval = Duration::from_millis(1);
+        assert!(c.validate().is_ok());
     }
 
     #[test]

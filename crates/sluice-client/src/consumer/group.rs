@@ -152,7 +152,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                 if c.joined && !c.member.needs_rejoin()? {
                     return Ok(());
                 }
-                (c.joined, c.joined && c.member.member_id().is_empty())
+                (c.joined, c.joined && c.member.membership_lost())
             }
             _ => return Ok(()),
         };
@@ -238,18 +238,22 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         Ok(())
     }
 
-    /// Revokes everything through the listener (with a final auto-commit) and leaves.
+    /// Revokes everything through the listener (with a final auto-commit) and leaves. When
+    /// the membership is already gone (poll timeout, fencing) the partitions are reported
+    /// lost instead, without a commit that could only fail.
     pub(crate) async fn leave_group(&mut self) {
-        if self.group.is_some() || self.config.group_id.is_some() {
+        let (joined, lost) = match &self.group {
+            Some(Membership::Classic(c)) => (c.joined, c.joined && c.member.membership_lost()),
+            Some(Membership::Consumer(k)) => (k.joined(), k.lost_pending()),
+            None => (false, false),
+        };
+        if !lost && (self.group.is_some() || self.config.group_id.is_some()) {
             self.maybe_auto_commit(true).await;
         }
         let owned = self.state.assigned();
-        let joined = match &self.group {
-            Some(Membership::Classic(c)) => c.joined,
-            Some(Membership::Consumer(k)) => k.joined(),
-            None => false,
-        };
-        if joined && !owned.is_empty() {
+        if lost && !owned.is_empty() {
+            self.invoke_listener(Callback::Lost, &owned).await;
+        } else if joined && !owned.is_empty() {
             self.invoke_listener(Callback::Revoked, &owned).await;
         }
         match self.group.take() {

@@ -24,6 +24,7 @@ use crate::admin_groups::CommitIdentity;
 use crate::client::Client;
 use crate::connection::Connection;
 use crate::consumer::config::ConsumerConfig;
+use crate::consumer::poll_timer::{warn_poll_timeout, PollTimer};
 use crate::consumer::Subscription;
 use crate::consumer_protocol::TopicPartition;
 use crate::error::{codes, ClientError, Result};
@@ -50,6 +51,9 @@ struct Shared {
     /// Topic name ↔ id, learned when translating assignments.
     ids: HashMap<String, Uuid>,
     lost: bool,
+    /// Left the group because `max.poll.interval.ms` passed without a poll: no heartbeats
+    /// and failing commits until the next poll rejoins (Kafka's STALE member state).
+    stale: bool,
     fatal: Option<String>,
     interval: Duration,
 }
@@ -65,6 +69,7 @@ pub(crate) struct Kip848Member {
     started: bool,
     rebalance_timeout_ms: i32,
     assignor: Option<String>,
+    poll_timer: Arc<PollTimer>,
 }
 
 fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
@@ -87,6 +92,9 @@ impl Kip848Committer {
         }
         let who = {
             let st = lock(&self.shared);
+            if st.stale {
+                return Err(ClientError::commit_failed(&self.group_id, None));
+            }
             CommitIdentity {
                 generation_id: st.epoch,
                 member_id: st.member_id.clone(),
@@ -98,6 +106,9 @@ impl Kip848Committer {
             .commit_group_offsets(&self.group_id, &who, offsets)
             .await?;
         match res.into_iter().find_map(|(tp, r)| r.err().map(|e| (tp, e))) {
+            Some((_, e)) if e.code() == Some(codes::UNKNOWN_MEMBER_ID) => Err(
+                ClientError::commit_failed(&self.group_id, Some(codes::UNKNOWN_MEMBER_ID)),
+            ),
             Some((tp, e)) => Err(ClientError::Kafka {
                 code: e.code().unwrap_or(-1),
                 message: Some(format!(
@@ -116,6 +127,7 @@ impl Kip848Member {
         config: &ConsumerConfig,
         topics: Vec<String>,
         sub: &Subscription,
+        poll_timer: Arc<PollTimer>,
     ) -> Result<Self> {
         let group_id = config.group_id.clone().ok_or_else(|| {
             ClientError::Invalid("group.protocol=consumer needs a group.id".into())
@@ -135,6 +147,7 @@ impl Kip848Member {
             started: false,
             rebalance_timeout_ms: config.max_poll_interval.as_millis() as i32,
             assignor: config.group_remote_assignor.clone(),
+            poll_timer,
         };
         m.set_subscription(topics, sub);
         Ok(m)
@@ -169,6 +182,12 @@ impl Kip848Member {
         lock(&self.shared).epoch > 0
     }
 
+    /// True when the partitions were lost (fenced, or left after the poll timeout) and the
+    /// consumer has not reported it yet.
+    pub fn lost_pending(&self) -> bool {
+        lock(&self.shared).lost
+    }
+
     pub fn committer(&self) -> Kip848Committer {
         Kip848Committer {
             client: self.client.clone(),
@@ -189,6 +208,11 @@ impl Kip848Member {
             let mut st = lock(&self.shared);
             if let Some(f) = &st.fatal {
                 return Err(ClientError::Invalid(f.clone()));
+            }
+            if st.stale {
+                // The application polls again: rejoin (epoch 0, same member id).
+                st.stale = false;
+                self.wake.notify_one();
             }
             (st.target.take(), std::mem::take(&mut st.lost))
         };
@@ -243,6 +267,7 @@ impl Kip848Member {
             wake: self.wake.clone(),
             rebalance_timeout_ms: self.rebalance_timeout_ms,
             assignor: self.assignor.clone(),
+            poll_timer: self.poll_timer.clone(),
         };
         self.task = Some(tokio::spawn(hb.run()));
     }
@@ -296,6 +321,7 @@ struct Heartbeat {
     wake: Arc<Notify>,
     rebalance_timeout_ms: i32,
     assignor: Option<String>,
+    poll_timer: Arc<PollTimer>,
 }
 
 impl Heartbeat {
@@ -345,10 +371,81 @@ impl Heartbeat {
         req
     }
 
+    /// The poll timeout expired: leave with epoch -1 (-2 for a static member) and go stale —
+    /// no heartbeats until the next poll, partitions reported lost, commits failing.
+    async fn leave_on_poll_timeout(&self, conn: Option<&Arc<Connection>>) {
+        warn_poll_timeout(&self.group_id, self.poll_timer.max_interval());
+        let member_id = {
+            let mut st = lock(&self.shared);
+            st.stale = true;
+            st.epoch = 0;
+            st.lost = true;
+            st.owned.clear();
+            st.send_owned = false;
+            st.target = None;
+            st.member_id.clone()
+        };
+        self.notify.notify_one();
+        let leave_epoch = if self.instance_id.is_some() { -2 } else { -1 };
+        let req = ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(s(&self.group_id)))
+            .with_member_id(s(&member_id))
+            .with_member_epoch(leave_epoch)
+            .with_instance_id(self.instance_id.as_deref().map(s));
+        let res = async {
+            let conn = match conn {
+                Some(c) => c.clone(),
+                None => {
+                    self.client
+                        .group_coordinator_connection(&self.group_id)
+                        .await?
+                        .1
+                }
+            };
+            conn.send(&req).await
+        }
+        .await;
+        match res {
+            Ok(r) if r.error_code != 0 => tracing::debug!(
+                "group {}: leave heartbeat answered {}",
+                self.group_id,
+                r.error_code
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::debug!("group {}: leave heartbeat: {e}", self.group_id),
+        }
+    }
+
+    /// Waits for the heartbeat interval, a wake-up, or the poll deadline, whichever is first.
+    async fn wait(&self, interval: Duration) {
+        let now = tokio::time::Instant::now();
+        let mut until = now + interval;
+        // An already passed deadline (not joined yet) must not turn this into a busy loop.
+        if let Some(d) = self.poll_timer.deadline().map(tokio::time::Instant::from) {
+            if d > now {
+                until = until.min(d);
+            }
+        }
+        let _ = tokio::time::timeout_at(until, self.wake.notified()).await;
+    }
+
     async fn run(self) {
         let mut conn: Option<Arc<Connection>> = None;
         let mut failures = 0u32;
         loop {
+            let (stale, joined, interval) = {
+                let st = lock(&self.shared);
+                (st.stale, st.epoch > 0, st.interval)
+            };
+            if stale {
+                // Silent until the application polls again (poll_target wakes us).
+                let _ = tokio::time::timeout(interval, self.wake.notified()).await;
+                continue;
+            }
+            if joined && self.poll_timer.expired() {
+                self.leave_on_poll_timeout(conn.as_ref()).await;
+                continue;
+            }
             let c = match &conn {
                 Some(c) => c.clone(),
                 None => match self
@@ -457,7 +554,7 @@ impl Heartbeat {
                 }
             }
             let interval = lock(&self.shared).interval;
-            let _ = tokio::time::timeout(interval, self.wake.notified()).await;
+            self.wait(interval).await;
         }
     }
 

@@ -17,6 +17,7 @@ mod group;
 mod kip848;
 mod offsets;
 mod poll;
+pub(crate) mod poll_timer;
 pub mod record;
 mod state;
 
@@ -117,6 +118,18 @@ impl WakeupHandle {
     }
 }
 
+/// The classic member's settings: JoinGroup's rebalance timeout is `max.poll.interval.ms`,
+/// as in Kafka (how long the coordinator waits for this member to rejoin).
+fn group_member_config(config: &ConsumerConfig) -> Result<GroupMemberConfig> {
+    let group_id = config.group_id.clone().ok_or_else(no_group)?;
+    let mut gc = GroupMemberConfig::new(group_id);
+    gc.session_timeout = config.session_timeout;
+    gc.heartbeat_interval = config.heartbeat_interval;
+    gc.rebalance_timeout = config.max_poll_interval;
+    gc.group_instance_id = config.group_instance_id.clone();
+    Ok(gc)
+}
+
 /// How partitions are chosen.
 enum Subscription {
     None,
@@ -141,6 +154,8 @@ pub struct Consumer<K = Bytes, V = Bytes> {
     /// When the pattern subscription last listed topics.
     pattern_checked: Option<Instant>,
     wakeup: WakeupHandle,
+    /// `max.poll.interval.ms`: marked by `poll`, watched by the group's heartbeat task.
+    poll_timer: Arc<poll_timer::PollTimer>,
     closed: bool,
 }
 
@@ -189,6 +204,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             fetcher: Fetcher::new(client.clone(), params),
             client,
             next_auto_commit: Instant::now() + config.auto_commit_interval,
+            poll_timer: poll_timer::PollTimer::new(config.max_poll_interval),
             config,
             key_de: Box::new(key),
             value_de: Box::new(value),
@@ -226,13 +242,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     }
 
     fn group_member(&self, topics: Vec<String>) -> Result<GroupMember> {
-        let group_id = self.config.group_id.clone().ok_or_else(no_group)?;
-        let mut gc = GroupMemberConfig::new(group_id);
-        gc.session_timeout = self.config.session_timeout;
-        gc.heartbeat_interval = self.config.heartbeat_interval;
-        gc.rebalance_timeout = self.config.max_poll_interval;
-        gc.group_instance_id = self.config.group_instance_id.clone();
+        let gc = group_member_config(&self.config)?;
         let mut m = GroupMember::new(self.client.clone(), gc, topics);
+        m.enforce_poll_interval(self.poll_timer.clone());
         m.set_assignors(
             self.config
                 .partition_assignment_strategy
@@ -304,9 +316,15 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                     GroupProtocol::Classic => group::Membership::Classic(Box::new(
                         group::Classic::new(self.group_member(topics)?),
                     )),
-                    GroupProtocol::Consumer => group::Membership::Consumer(Box::new(
-                        kip848::Kip848Member::new(self.client.clone(), &self.config, topics, &sub)?,
-                    )),
+                    GroupProtocol::Consumer => {
+                        group::Membership::Consumer(Box::new(kip848::Kip848Member::new(
+                            self.client.clone(),
+                            &self.config,
+                            topics,
+                            &sub,
+                            self.poll_timer.clone(),
+                        )?))
+                    }
                 })
             }
         }
@@ -454,5 +472,26 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
 impl<K, V> Drop for Consumer<K, V> {
     fn drop(&mut self) {
         self.fetcher.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn join_group_rebalance_timeout_is_max_poll_interval() {
+        let mut c = ConsumerConfig::new("h:1", Some("g"));
+        assert_eq!(
+            group_member_config(&c).unwrap().rebalance_timeout,
+            Duration::from_millis(300_000)
+        );
+        c.max_poll_interval = Duration::from_millis(1500);
+        c.session_timeout = Duration::from_millis(6000);
+        let gc = group_member_config(&c).unwrap();
+        assert_eq!(gc.rebalance_timeout, Duration::from_millis(1500));
+        assert_eq!(gc.session_timeout, Duration::from_millis(6000));
+        assert!(group_member_config(&ConsumerConfig::new("h:1", None)).is_err());
     }
 }

@@ -26,6 +26,8 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                 "Consumer is not subscribed to any topics or assigned any partitions".into(),
             ));
         }
+        // Restarts max.poll.interval.ms when this call ends (or is cancelled).
+        let _polling = self.poll_timer.enter();
         let deadline = Instant::now() + timeout;
         let notify = self.group.as_ref().map(|g| g.notify());
         loop {
