@@ -13,6 +13,7 @@ them and their absence is a failure rather than a silent skip.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections import defaultdict
@@ -25,7 +26,7 @@ from broker import REPO, read_batches
 from helpers import create_topic, unique
 
 JAVA_LIB = Path(os.environ.get("SLUICE_JAVA_LIB", str(REPO / "target" / "java-client" / "lib")))
-JARS = ["kafka-clients.jar", "slf4j-api.jar", "lz4-java.jar", "snappy-java.jar", "zstd-jni.jar"]
+JARS = ["kafka-clients.jar", "slf4j-api.jar", "lz4-java.jar", "snappy-java.jar", "zstd-jni.jar", "slf4j-simple.jar"]
 SOURCE = Path(__file__).resolve().parent / "java" / "SluiceJavaClient.java"
 KEYS = 17  # the program's keys are key-(i % 17)
 
@@ -36,10 +37,17 @@ class Java:
         self.classpath = classpath
 
     def run(self, *args: str, timeout: float = 120) -> list[list[str]]:
-        """Run one mode of the program; its tab-separated output lines, split."""
-        cmd = [self.java, "-cp", self.classpath, "SluiceJavaClient", *args]
+        """Run one mode of the program; its tab-separated output lines, split. The client
+        logs at INFO to stderr (slf4j-simple): `self.log` keeps it for checks, and a WARN or
+        ERROR line from the client fails the run, as the client is that strict about what a
+        broker answers (unexpected error codes, invalid responses, version fallbacks)."""
+        cmd = [self.java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-cp", self.classpath, "SluiceJavaClient", *args]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        assert p.returncode == 0, f"{' '.join(args[:3])} exited {p.returncode}\n--- stdout (tail) ---\n{p.stdout[-3000:]}\n--- stderr (tail) ---\n{p.stderr[-6000:]}"
+        self.log = p.stderr
+        where = f"{' '.join(args[:3])}\n--- stdout (tail) ---\n{p.stdout[-3000:]}\n--- stderr (tail) ---\n{p.stderr[-8000:]}"
+        assert p.returncode == 0, f"exited {p.returncode}: {where}"
+        complaints = [line for line in p.stderr.splitlines() if re.match(r"\[[^\]]*\] (WARN|ERROR) ", line)]
+        assert not complaints, "the Java client logged warnings or errors:\n" + "\n".join(complaints[:20]) + f"\n{where}"
         return [line.split("\t") for line in p.stdout.splitlines() if line]
 
 
@@ -137,21 +145,26 @@ def test_admin_client(broker, java):
     ]
 
 
-def test_default_producer_then_group_consumer(broker, admin, java):
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_default_producer_then_group_consumer(broker, admin, java, protocol):
     """The issue's promise: a kafka-clients producer with its defaults (idempotence on,
-    acks=all) writes keyed records; a group consumer reads them back and commits; more
-    records later resume from the committed offsets."""
+    acks=all) writes keyed records; a group consumer (classic protocol, and KIP-848's
+    group.protocol=consumer) reads them back and commits; more records later resume from the
+    committed offsets."""
     topic, group, partitions, n = unique("java-idem"), unique("java-group"), 3, 5000
     create_topic(admin, topic, partitions=partitions)
+    group_protocol = f"group.protocol={protocol}"
 
     acks = acks_by_partition(java.run("produce", broker.bootstrap, topic, str(n), "a"), n)
+    assert "Instantiated an idempotent producer" in java.log, "the client's defaults make an idempotent producer"
+    assert re.search(r"ProducerId set to \d+ with epoch 0", java.log), "InitProducerId answered"
     assert len(acks) == partitions, "17 keys spread over every partition"
     for p, got in acks.items():
         assert [o for o, _ in got] == list(range(len(got))), f"partition {p}: offsets are 0..{len(got) - 1}"
     check_idempotent_batches(broker, topic, partitions, {p: len(got) for p, got in acks.items()})
 
     ends = {p: len(got) for p, got in acks.items()}
-    check_consumed(java.run("consume", broker.bootstrap, topic, group, str(n), "60000"), "a", acks, ends)
+    check_consumed(java.run("consume", broker.bootstrap, topic, group, str(n), "60000", group_protocol), "a", acks, ends)
     committed = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=30)[group].result(timeout=35)
     assert {tp.partition: tp.offset for tp in committed.topic_partitions if tp.topic == topic} == ends, "offsets committed by the Java consumer, seen by librdkafka's admin"
 
@@ -161,7 +174,7 @@ def test_default_producer_then_group_consumer(broker, admin, java):
     for p, got in more.items():
         assert [o for o, _ in got] == list(range(ends[p], ends[p] + len(got))), f"partition {p}: offsets continue after the first producer's"
     ends2 = {p: ends[p] + len(more.get(p, [])) for p in range(partitions)}
-    check_consumed(java.run("consume", broker.bootstrap, topic, group, str(m), "60000"), "b", more, ends2)
+    check_consumed(java.run("consume", broker.bootstrap, topic, group, str(m), "60000", group_protocol), "b", more, ends2)
 
 
 @pytest.mark.parametrize("codec,bits", [("gzip", 1), ("snappy", 2), ("lz4", 3), ("zstd", 4)])

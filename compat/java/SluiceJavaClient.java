@@ -9,8 +9,9 @@
 //   produce BOOTSTRAP TOPIC COUNT TAG [K=V ...]   KafkaProducer with the client's defaults
 //                                                 (enable.idempotence=true, acks=all) unless
 //                                                 K=V overrides are given; keyed records
-//   consume BOOTSTRAP TOPIC GROUP COUNT TIMEOUT_MS KafkaConsumer in a group (subscribe),
-//                                                 reads COUNT records, commitSync, committed()
+//   consume BOOTSTRAP TOPIC GROUP COUNT TIMEOUT_MS [K=V ...]
+//                                                 KafkaConsumer in a group (subscribe), reads
+//                                                 COUNT records, commitSync, committed()
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -57,27 +58,32 @@ public final class SluiceJavaClient {
                 break;
             case "produce":
                 if (args.length < 5) usage();
-                Properties overrides = new Properties();
-                for (int i = 5; i < args.length; i++) {
-                    int eq = args[i].indexOf('=');
-                    if (eq <= 0) usage();
-                    overrides.put(args[i].substring(0, eq), args[i].substring(eq + 1));
-                }
-                produce(args[1], args[2], Integer.parseInt(args[3]), args[4], overrides);
+                produce(args[1], args[2], Integer.parseInt(args[3]), args[4], overrides(args, 5));
                 break;
             case "consume":
-                if (args.length != 6) usage();
-                consume(args[1], args[2], args[3], Integer.parseInt(args[4]), Long.parseLong(args[5]));
+                if (args.length < 6) usage();
+                consume(args[1], args[2], args[3], Integer.parseInt(args[4]), Long.parseLong(args[5]), overrides(args, 6));
                 break;
             default:
                 usage();
         }
     }
 
+    /** K=V arguments from index `from` on, as client properties. */
+    private static Properties overrides(String[] args, int from) {
+        Properties p = new Properties();
+        for (int i = from; i < args.length; i++) {
+            int eq = args[i].indexOf('=');
+            if (eq <= 0) usage();
+            p.put(args[i].substring(0, eq), args[i].substring(eq + 1));
+        }
+        return p;
+    }
+
     private static void usage() {
         System.err.println("usage: SluiceJavaClient admin BOOTSTRAP TOPIC PARTITIONS");
         System.err.println("       SluiceJavaClient produce BOOTSTRAP TOPIC COUNT TAG [K=V ...]");
-        System.err.println("       SluiceJavaClient consume BOOTSTRAP TOPIC GROUP COUNT TIMEOUT_MS");
+        System.err.println("       SluiceJavaClient consume BOOTSTRAP TOPIC GROUP COUNT TIMEOUT_MS [K=V ...]");
         System.exit(2);
     }
 
@@ -166,7 +172,8 @@ public final class SluiceJavaClient {
         }
     }
 
-    private static void consume(String bootstrap, String topic, String group, int count, long timeoutMs) {
+    private static void consume(
+            String bootstrap, String topic, String group, int count, long timeoutMs, Properties overrides) {
         Properties props = new Properties();
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "sluice-compat-java-consumer");
@@ -175,6 +182,7 @@ public final class SluiceJavaClient {
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        props.putAll(overrides);
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props)) {
             consumer.subscribe(Collections.singletonList(topic));
             long deadline = System.currentTimeMillis() + timeoutMs;
