@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions
 
-from broker import REPO, read_batches
-from helpers import create_topic, unique
+from broker import REPO, read_batches, wait_for
+from helpers import admin_client, create_topic, unique
 
 JAVA_LIB = Path(os.environ.get("SLUICE_JAVA_LIB", str(REPO / "target" / "java-client" / "lib")))
 JARS = ["kafka-clients.jar", "slf4j-api.jar", "lz4-java.jar", "snappy-java.jar", "zstd-jni.jar", "slf4j-simple.jar"]
@@ -187,3 +187,40 @@ def test_codecs(broker, admin, java, codec, bits):
         assert batches and all(b["attributes"] & 7 == bits for b in batches), f"partition {p}: batches stored with the producer's codec ({codec})"
     ends = {p: len(acks.get(p, [])) for p in range(2)}
     check_consumed(java.run("consume", broker.bootstrap, topic, unique("java-codec"), str(n), "60000"), codec, acks, ends)
+
+
+def test_idempotent_producer_across_broker_restart(fresh_broker, java):
+    """The default (idempotent) producer keeps sending while the broker is stopped (SIGTERM)
+    and started again: it reconnects and retries its in-flight batches, which the broker
+    (its producer state reloaded) must neither lose nor store twice — every record is
+    acknowledged once, stored once, at its acknowledged offset and in send order."""
+    b = fresh_broker.start()
+    topic, partitions, n = unique("java-restart"), 2, 200_000
+    create_topic(admin_client(b.bootstrap), topic, partitions=partitions)
+
+    def stored() -> int:
+        return sum(x["count"] for p in range(partitions) for seg in sorted(b.partition_dir(topic, p).glob("*.log")) for x in read_batches(seg))
+
+    log = b.root / "java-producer.log"
+    cmd = [java.java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-cp", java.classpath, "SluiceJavaClient", "produce", b.bootstrap, topic, str(n), "r"]
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True)
+        try:
+            wait_for(lambda: stored() >= 10_000 or proc.poll() is not None, 60, "the Java producer's first records on disk")
+            assert proc.poll() is None, f"the producer finished (exit {proc.returncode}) before the restart:\n{log.read_text()[-3000:]}"
+            assert b.stop() == 0, "graceful stop"
+            b.start()
+            out, _ = proc.communicate(timeout=240)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = log.read_text()
+    assert proc.returncode == 0, f"producer exited {proc.returncode}:\n{text[-6000:]}"
+    assert "Disconnected from node" in text or "could not be established" in text, "the producer saw the restart"
+    acks = acks_by_partition([line.split("\t") for line in out.splitlines() if line], n)
+    for p, got in acks.items():
+        assert [o for o, _ in got] == list(range(len(got))), f"partition {p}: offsets are 0..{len(got) - 1}"
+    check_idempotent_batches(b, topic, partitions, {p: len(got) for p, got in acks.items()})
+    ends = {p: len(acks.get(p, [])) for p in range(partitions)}
+    check_consumed(java.run("consume", b.bootstrap, topic, unique("java-restart"), str(n), "120000"), "r", acks, ends)
