@@ -210,7 +210,7 @@ def test_idempotent_producer_across_broker_restart(fresh_broker, java):
             assert proc.poll() is None, f"the producer finished (exit {proc.returncode}) before the restart:\n{log.read_text()[-3000:]}"
             assert b.stop() == 0, "graceful stop"
             b.start()
-            out, _ = proc.communicate(timeout=240)
+            out, _ = proc.communicate(timeout=150)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -223,4 +223,4 @@ def test_idempotent_producer_across_broker_restart(fresh_broker, java):
         assert [o for o, _ in got] == list(range(len(got))), f"partition {p}: offsets are 0..{len(got) - 1}"
     check_idempotent_batches(b, topic, partitions, {p: len(got) for p, got in acks.items()})
     ends = {p: len(acks.get(p, [])) for p in range(partitions)}
-    check_consumed(java.run("consume", b.bootstrap, topic, unique("java-restart"), str(n), "120000"), "r", acks, ends)
+    check_consumed(java.run("consume", b.bootstrap, topic, unique("java-restart"), str(n), "90000"), "r", acks, ends)
