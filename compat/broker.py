@@ -213,7 +213,8 @@ BATCH_HEADER = struct.Struct(">qiibIhiqqqhii")  # baseOffset .. recordsCount (61
 
 def read_batches(path: Path) -> list[dict]:
     """Parse the v2 record batch headers of a segment file. Stops at the first incomplete
-    batch; each dict has position, size, base_offset, last_offset, count, attributes."""
+    batch; each dict has position, size, base_offset, last_offset, count, attributes,
+    producer_id, producer_epoch, base_sequence."""
     data = Path(path).read_bytes()
     out, pos = [], 0
     while pos + 12 <= len(data):
@@ -221,7 +222,7 @@ def read_batches(path: Path) -> list[dict]:
         size = 12 + batch_length
         if batch_length < BATCH_HEADER.size - 12 or pos + size > len(data):
             break
-        (_, _, _, magic, _, attributes, last_delta, _, _, _, _, _, count) = BATCH_HEADER.unpack_from(data, pos)
+        (_, _, _, magic, _, attributes, last_delta, _, _, producer_id, producer_epoch, base_sequence, count) = BATCH_HEADER.unpack_from(data, pos)
         if magic != 2:
             raise ValueError(f"{path}: batch at {pos} has magic {magic}, expected 2")
         out.append(
@@ -232,6 +233,9 @@ def read_batches(path: Path) -> list[dict]:
                 "last_offset": base_offset + last_delta,
                 "count": count,
                 "attributes": attributes,
+                "producer_id": producer_id,
+                "producer_epoch": producer_epoch,
+                "base_sequence": base_sequence,
             }
         )
         pos += size

@@ -4,11 +4,13 @@
 # Steps, in this order, each bounded by `timeout`; the first failing step stops the run
 # and prints the summary:
 #   deps    kcat (Debian package) and the Python clients of compat/requirements.txt in
-#           ./.venv — installed only when missing, so a second run skips this in seconds
+#           ./.venv, a JDK and the Java kafka-clients jars (scripts/java-client-deps.sh) —
+#           installed only when missing, so a second run skips this in seconds
 #   build   cargo build --release -p sluice-cli            (-> target/release/sluice)
 #   rust    cargo nextest run --workspace --release        (cargo test when nextest is absent)
 #   fuzz    cargo fuzz run decode_request for FUZZ_SECONDS (30) — installs cargo-fuzz if missing
-#   compat  pytest compat -m "not crash"   real clients (kcat, confluent-kafka, kafka-python)
+#   compat  pytest compat -m "not crash"   real clients (kcat, confluent-kafka, kafka-python,
+#                                          Java kafka-clients)
 #   crash   pytest compat -m crash         kill -9 and torn-segment recovery
 #
 # Usage: ./scripts/test.sh [STEP...]        e.g. ./scripts/test.sh build compat
@@ -151,6 +153,9 @@ install_deps() {
     echo "$want" >"$VENV/.requirements.sha256"
   fi
   "$PY" -c 'import confluent_kafka as c, kafka as k, pytest as p; print("confluent-kafka", c.version() if isinstance(c.version(), str) else c.version()[0], "librdkafka", c.libversion()[0], "| kafka-python", k.__version__, "| pytest", p.__version__)'
+
+  # JDK + Java kafka-clients jars for compat/test_java_client.py (after the venv: it uses pip)
+  PY="$PY" ./scripts/java-client-deps.sh
 }
 
 run_rust_tests() {
