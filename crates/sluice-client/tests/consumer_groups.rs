@@ -12,26 +12,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{config, start};
+use common::{config, start, Events, Recorder};
 use sluice_client::consumer::{Consumer, ConsumerConfig, GroupProtocol};
-use sluice_client::{ConsumerRebalanceListener, RebalanceContext, TopicPartition};
+use sluice_client::TopicPartition;
 use tokio::sync::watch;
-
-type Events = Arc<Mutex<Vec<(&'static str, Vec<TopicPartition>)>>>;
-
-struct Recorder(Events);
-
-impl ConsumerRebalanceListener for Recorder {
-    fn on_partitions_revoked(&mut self, p: &[TopicPartition], _: &mut RebalanceContext) {
-        self.0.lock().unwrap().push(("revoked", p.to_vec()));
-    }
-    fn on_partitions_assigned(&mut self, p: &[TopicPartition], _: &mut RebalanceContext) {
-        self.0.lock().unwrap().push(("assigned", p.to_vec()));
-    }
-    fn on_partitions_lost(&mut self, p: &[TopicPartition], _: &mut RebalanceContext) {
-        self.0.lock().unwrap().push(("lost", p.to_vec()));
-    }
-}
 
 /// A consumer polling on its own task until told to stop (then it closes, leaving the group).
 struct Runner {

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sluice_client::consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
-use sluice_client::{Client, NewTopic, ProduceOptions, ProduceRecord};
+use sluice_client::{
+    Client, ConsumerRebalanceListener, NewTopic, ProduceOptions, ProduceRecord, RebalanceContext,
+    TopicPartition,
+};
 use sluice_config::BrokerConfig;
 use sluice_server::Node;
 
@@ -120,4 +123,24 @@ pub async fn poll_n(consumer: &mut Consumer, n: usize, within: Duration) -> Vec<
 
 pub fn value(r: &ConsumerRecord) -> String {
     String::from_utf8(r.value.as_ref().unwrap().to_vec()).unwrap()
+}
+
+/// Rebalance callbacks as they happened: ("revoked" | "assigned" | "lost", partitions).
+#[allow(dead_code)]
+pub type Events = std::sync::Arc<std::sync::Mutex<Vec<(&'static str, Vec<TopicPartition>)>>>;
+
+/// A rebalance listener that records every callback into `Events`.
+#[allow(dead_code)]
+pub struct Recorder(pub Events);
+
+impl ConsumerRebalanceListener for Recorder {
+    fn on_partitions_revoked(&mut self, p: &[TopicPartition], _: &mut RebalanceContext) {
+        self.0.lock().unwrap().push(("revoked", p.to_vec()));
+    }
+    fn on_partitions_assigned(&mut self, p: &[TopicPartition], _: &mut RebalanceContext) {
+        self.0.lock().unwrap().push(("assigned", p.to_vec()));
+    }
+    fn on_partitions_lost(&mut self, p: &[TopicPartition], _: &mut RebalanceContext) {
+        self.0.lock().unwrap().push(("lost", p.to_vec()));
+    }
 }
