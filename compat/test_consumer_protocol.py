@@ -9,6 +9,7 @@ through ConsumerGroupDescribe, delete)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -31,6 +32,8 @@ def new_consumer(bootstrap: str, group: str, extra: dict | None = None) -> Consu
         "enable.auto.commit": False,
     }
     conf.update(extra or {})
+    if os.environ.get("RDKAFKA_DEBUG"):
+        conf["debug"] = os.environ["RDKAFKA_DEBUG"]
     return Consumer(conf)
 
 

@@ -456,7 +456,11 @@ impl Broker {
     }
 
     /// Live brokers with their endpoint for `listener` (the listener a request arrived on):
-    /// (id, host, port, rack) — what Metadata and DescribeCluster list.
+    /// (id, host, port, rack) — what Metadata and DescribeCluster list. This broker is always
+    /// listed while it answers, even fenced by its own controlled shutdown (as Kafka lists a
+    /// broker in controlled shutdown): a client told that no broker exists drops its
+    /// connections (librdkafka decommissions unlisted brokers) and, with a single broker, has
+    /// nothing left to reconnect to after the restart.
     pub fn broker_endpoints(
         &self,
         image: &MetadataImage,
@@ -465,7 +469,7 @@ impl Broker {
         image
             .brokers
             .values()
-            .filter(|b| !b.fenced)
+            .filter(|b| !b.fenced || b.id == self.node_id)
             .filter_map(|b| {
                 let e = b
                     .endpoints

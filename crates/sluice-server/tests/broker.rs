@@ -521,3 +521,32 @@ async fn offset_for_leader_epoch_answers_from_the_epoch_cache() {
     );
     node.shutdown().await.unwrap();
 }
+
+/// A broker in controlled shutdown still lists itself in Metadata. A single node fences itself
+/// and its partitions lose their leader; if its Metadata then named no broker at all, clients
+/// (librdkafka) would drop the broker and have nothing to reconnect to after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_in_controlled_shutdown_still_lists_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), &[]).await;
+    let c = client(&node).await;
+    c.create_topics(
+        &[sluice_client::NewTopic {
+            name: "cs".into(),
+            num_partitions: Some(1),
+            replication_factor: Some(1),
+            configs: vec![],
+        }],
+        false,
+    )
+    .await
+    .unwrap();
+    sluice_server::lifecycle::controlled_shutdown(node.broker(), Duration::from_secs(10)).await;
+    let fenced = node.broker().image().brokers[&1].fenced;
+    assert!(fenced, "controlled shutdown fences the only broker");
+    let md = c.metadata(Some(&["cs".to_string()])).await.unwrap();
+    let ids: Vec<i32> = md.brokers.iter().map(|b| b.id).collect();
+    assert_eq!(ids, vec![1], "{md:?}");
+    assert_eq!(md.topic("cs").unwrap().partitions[0].leader, -1, "{md:?}");
+    node.shutdown().await.unwrap();
+}
