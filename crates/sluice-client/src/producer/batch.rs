@@ -102,6 +102,7 @@ pub struct ProducerBatch {
 }
 
 impl ProducerBatch {
+    #[cfg(test)]
     pub fn new(topic: Arc<str>, partition: i32, capacity: usize) -> Self {
         Self::with_buffer(topic, partition, Vec::with_capacity(HEADER_SIZE + capacity))
     }
