@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 use crate::error::{codes, ClientError, Result};
+use crate::recv_pool::RecvPool;
 
 /// Largest response frame the client accepts (Kafka's fetch.max.bytes is 50 MiB by default).
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
@@ -32,6 +33,8 @@ pub struct Connection {
     correlation: AtomicI32,
     /// api key → (min, max) the broker advertised.
     broker_versions: HashMap<i16, (i16, i16)>,
+    /// Large response bodies (fetches) are read into reused buffers.
+    recv: RecvPool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -64,6 +67,7 @@ impl Connection {
             stream: Mutex::new(Some(stream)),
             correlation: AtomicI32::new(0),
             broker_versions: HashMap::new(),
+            recv: RecvPool::default(),
         };
         conn.broker_versions = conn.negotiate().await?;
         Ok(conn)
@@ -226,9 +230,7 @@ impl Connection {
                     format!("response frame length {len} out of range"),
                 ));
             }
-            let mut body = vec![0u8; len as usize];
-            stream.read_exact(&mut body).await?;
-            Ok(Bytes::from(body))
+            self.recv.read_body(stream, len as usize).await
         };
         let mut body = match tokio::time::timeout(self.timeout, io).await {
             Ok(Ok(body)) => body,

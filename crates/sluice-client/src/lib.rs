@@ -18,6 +18,7 @@ pub mod partitioner;
 pub mod produce;
 pub mod producer;
 pub mod quorum;
+mod recv_pool;
 
 pub use admin::{
     config_source_name, topic_id_string, AlterConfigOp, ClusterDescription, ConfigEntry,

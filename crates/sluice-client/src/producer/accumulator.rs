@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::batch::ProducerBatch;
+use super::batch::{ProducerBatch, HEADER_SIZE};
 use super::partitioner::UniformSticky;
 
 /// One partition's queue and idempotence state.
@@ -47,6 +47,23 @@ pub struct AccState {
     pub used: usize,
     /// Sends waiting for buffer space: drain everything meanwhile.
     pub memory_waiters: usize,
+    /// Buffers of completed batches, reused by new ones (Java's BufferPool): a fresh
+    /// batch.size allocation costs a page fault per 4 KiB.
+    pub spare: Vec<Vec<u8>>,
+}
+
+/// Most completed-batch buffers kept for reuse.
+const MAX_SPARE: usize = 8;
+
+impl AccState {
+    /// Keeps a completed batch's buffer when it suits batches of `batch_size` (not an
+    /// oversized single-record buffer, not beyond MAX_SPARE).
+    pub fn recycle(&mut self, buf: Vec<u8>, batch_size: usize) {
+        let need = HEADER_SIZE + batch_size;
+        if self.spare.len() < MAX_SPARE && buf.capacity() >= need && buf.capacity() <= 2 * need {
+            self.spare.push(buf);
+        }
+    }
 }
 
 impl AccState {
@@ -85,6 +102,7 @@ impl AccState {
             incomplete,
             next_batch_id,
             used,
+            spare,
             ..
         } = self;
         if !topics.contains_key(topic) {
@@ -115,9 +133,15 @@ impl AccState {
             let id = *next_batch_id;
             *next_batch_id += 1;
             incomplete.insert(id);
+            // A spare buffer when it fits, else a new one.
+            let need = HEADER_SIZE + batch_size.max(size);
+            let buf = match spare.pop() {
+                Some(b) if b.capacity() >= need => b,
+                _ => Vec::with_capacity(need),
+            };
             q.batches.push_back((
                 id,
-                ProducerBatch::new(tq.name.clone(), partition, batch_size.max(size)),
+                ProducerBatch::with_buffer(tq.name.clone(), partition, buf),
             ));
         }
         *used += size;
@@ -219,12 +243,16 @@ impl Accumulator {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Marks a batch finished: releases its memory and wakes waiters.
-    pub fn release(&self, id: u64, reserved: usize) {
+    /// Marks a batch finished: releases its memory (keeping its buffer for reuse when it
+    /// suits `batch_size`) and wakes waiters.
+    pub fn release(&self, id: u64, reserved: usize, buffer: Option<Vec<u8>>, batch_size: usize) {
         {
             let mut s = self.lock();
             s.used = s.used.saturating_sub(reserved);
             s.incomplete.remove(&id);
+            if let Some(b) = buffer {
+                s.recycle(b, batch_size);
+            }
         }
         self.memory_freed.notify_waiters();
         self.completed.notify_waiters();
@@ -239,6 +267,7 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_protocol::kafka_protocol::records::Compression;
 
     fn add(s: &mut AccState, topic: &str, p: i32, n: usize, batch_size: usize) -> bool {
         let (_, _, created, _, _) = s.append(
@@ -298,6 +327,45 @@ mod tests {
             .map(|(_, b)| b.stamp.map(|x| x.2))
             .collect();
         assert_eq!(seqs, vec![Some(5), Some(9), Some(12), None]);
+    }
+
+    #[test]
+    fn completed_batch_buffers_are_reused_unless_still_shared() {
+        let acc = Accumulator::default();
+        let t: Arc<str> = "t".into();
+        let take = |acc: &Accumulator| {
+            let mut s = acc.lock();
+            add(&mut s, &t, 0, 100, 1000);
+            let q = s.queue(&t, 0);
+            q.batches.pop_front().unwrap()
+        };
+        let (id, mut b) = take(&acc);
+        b.seal(Compression::None, &Default::default()).unwrap();
+        let ptr = b.wire().as_ptr();
+        let held = b.wire(); // a request still being written
+        assert!(b.into_buffer().is_none(), "a shared buffer is not reused");
+        acc.release(id, 130, None, 1000);
+        let (id, mut b) = take(&acc);
+        b.seal(Compression::None, &Default::default()).unwrap();
+        let ptr2 = b.wire().as_ptr();
+        assert_ne!(ptr2, ptr, "the first buffer is still in use");
+        assert_eq!(held.as_ptr(), ptr);
+        let buf = b.into_buffer().expect("unique after sealing");
+        acc.release(id, 130, Some(buf), 1000);
+        assert_eq!(acc.lock().spare.len(), 1);
+        // The next batch encodes into the recycled buffer and decodes as a fresh one would.
+        let (_, mut b) = take(&acc);
+        b.seal(Compression::None, &Default::default()).unwrap();
+        let w = b.wire();
+        assert_eq!(w.as_ptr(), ptr2);
+        let h = sluice_protocol::record_batch::BatchHeader::parse(&w).unwrap();
+        h.validate().unwrap();
+        assert_eq!(h.records_count(), 1);
+        assert!(acc.lock().spare.is_empty());
+        // Buffers that do not suit batch.size are dropped.
+        acc.lock().recycle(Vec::with_capacity(10), 1000);
+        acc.lock().recycle(Vec::with_capacity(100_000), 1000);
+        assert!(acc.lock().spare.is_empty());
     }
 
     #[test]

@@ -102,8 +102,14 @@ pub struct ProducerBatch {
 }
 
 impl ProducerBatch {
+    #[cfg(test)]
     pub fn new(topic: Arc<str>, partition: i32, capacity: usize) -> Self {
-        let mut buf = Vec::with_capacity(HEADER_SIZE + capacity);
+        Self::with_buffer(topic, partition, Vec::with_capacity(HEADER_SIZE + capacity))
+    }
+
+    /// A batch that encodes into `buf` (a recycled buffer; its contents are discarded).
+    pub fn with_buffer(topic: Arc<str>, partition: i32, mut buf: Vec<u8>) -> Self {
+        buf.clear();
         buf.resize(HEADER_SIZE, 0);
         ProducerBatch {
             topic,
@@ -234,6 +240,15 @@ impl ProducerBatch {
     /// The sealed batch bytes (empty before `seal`).
     pub fn wire(&self) -> Bytes {
         self.wire.clone().unwrap_or_default()
+    }
+
+    /// The batch's buffer for reuse by a later batch, unless something (a request being
+    /// written) still shares it.
+    pub fn into_buffer(mut self) -> Option<Vec<u8>> {
+        match self.wire.take() {
+            Some(w) => w.try_into_mut().ok().map(Vec::from),
+            None => Some(std::mem::take(&mut self.buf)),
+        }
     }
 
     pub fn wire_len(&self) -> usize {

@@ -14,6 +14,7 @@ mod batch;
 mod config;
 mod delivery;
 mod error;
+mod frame;
 mod interceptor;
 mod metadata;
 mod network;
@@ -170,8 +171,10 @@ impl Producer {
         for i in &cfg.interceptors {
             record = i.on_send(record);
         }
-        let started = Instant::now();
-        let deadline = started + cfg.max_block;
+        // max.block.ms runs from here; the clock is read only when a wait is needed (the
+        // fast path reads it once, for the record timestamp).
+        let mut deadline: Option<Instant> = None;
+        let mut deadline = move || *deadline.get_or_insert_with(|| Instant::now() + cfg.max_block);
         let info = match inner.metadata.topic(&record.topic) {
             Some(t) if record.partition.is_none_or(|p| p < t.num_partitions) => t,
             _ => match inner
@@ -179,7 +182,7 @@ impl Producer {
                 .wait_for(
                     &record.topic,
                     record.partition,
-                    deadline,
+                    deadline(),
                     cfg.max_block,
                     cfg.retry_backoff,
                 )
@@ -284,7 +287,7 @@ impl Producer {
                 continue;
             }
             inner.acc.wake_sender.notify_one();
-            if tokio::time::timeout_at(deadline.into(), freed)
+            if tokio::time::timeout_at(deadline().into(), freed)
                 .await
                 .is_err()
             {

@@ -9,17 +9,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use sluice_protocol::kafka_protocol::messages::{
     ApiKey, ProduceRequest, RequestHeader, ResponseHeader,
 };
-use sluice_protocol::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use sluice_protocol::kafka_protocol::protocol::{Decodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::connection::Connection;
 
 use super::error::ProducerError;
+use super::frame::{produce_frame, Segments};
 
 /// Highest Produce version used (v13 addresses topics by id only).
 const PRODUCE_MAX_VERSION: i16 = 12;
@@ -35,7 +36,7 @@ struct Pending {
 }
 
 struct Outgoing {
-    frame: Bytes,
+    frame: Segments,
     pending: Option<Pending>,
 }
 
@@ -113,7 +114,8 @@ impl BrokerConn {
                         .unwrap_or_else(|e| e.into_inner())
                         .push_back(p);
                 }
-                if let Err(e) = wr.write_all(&out.frame).await {
+                let mut frame = out.frame;
+                if let Err(e) = wr.write_all_buf(&mut frame).await {
                     w_dead.store(true, Ordering::Release);
                     fail_all(&w_pending, &w_addr, &e.to_string());
                 }
@@ -205,25 +207,8 @@ impl BrokerConn {
             .with_request_api_version(version)
             .with_correlation_id(correlation)
             .with_client_id(Some(self.client_id.clone()));
-        let size_hint = req
-            .topic_data
-            .iter()
-            .flat_map(|t| t.partition_data.iter())
-            .map(|p| p.records.as_ref().map_or(0, |r| r.len()) + 32)
-            .sum::<usize>()
-            + 128;
-        let mut buf = BytesMut::with_capacity(size_hint);
-        buf.put_i32(0);
-        let enc = header
-            .encode(&mut buf, key.request_header_version(version))
-            .and_then(|_| req.encode(&mut buf, version));
-        if let Err(e) = enc {
-            return Err(ProducerError::Invalid(format!(
-                "encoding Produce v{version}: {e}"
-            )));
-        }
-        let len = (buf.len() - 4) as i32;
-        buf[0..4].copy_from_slice(&len.to_be_bytes());
+        let frame = produce_frame(&header, key.request_header_version(version), req, version)
+            .map_err(|e| ProducerError::Invalid(format!("encoding Produce v{version}: {e}")))?;
         let (pending, rx) = if expect_response {
             let (tx, rx) = oneshot::channel();
             (
@@ -238,10 +223,7 @@ impl BrokerConn {
             (None, None)
         };
         self.tx
-            .send(Outgoing {
-                frame: buf.freeze(),
-                pending,
-            })
+            .send(Outgoing { frame, pending })
             .map_err(|_| network(&self.addr, "connection closed"))?;
         Ok(rx)
     }

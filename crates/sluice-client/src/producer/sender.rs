@@ -585,7 +585,9 @@ impl Sender {
                 cb(arg);
             }
         }
-        self.inner.acc.release(id, b.reserved);
+        let reserved = b.reserved;
+        let buffer = b.into_buffer();
+        (self.inner.acc).release(id, reserved, buffer, self.inner.cfg.batch_size);
     }
 }
 
