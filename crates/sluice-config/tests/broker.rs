@@ -434,11 +434,17 @@ fn replica_fetcher_settings_are_validated_as_kafka_does() {
     let c = load_ok(MINIMAL);
     assert_eq!(c.get_i64("num.replica.fetchers"), Some(1));
     assert_eq!(c.get_i64("replica.fetch.min.bytes"), Some(1));
-    assert_eq!(c.get_i64("replica.fetch.response.max.bytes"), Some(10_485_760));
+    assert_eq!(
+        c.get_i64("replica.fetch.response.max.bytes"),
+        Some(10_485_760)
+    );
     assert_eq!(c.get_i64("replica.fetch.wait.max.ms"), Some(500));
     assert_eq!(c.get_i64("replica.fetch.backoff.ms"), Some(1000));
     assert_eq!(c.get_i64("replica.socket.timeout.ms"), Some(30_000));
-    assert_eq!(c.get_i64("replica.socket.receive.buffer.bytes"), Some(65_536));
+    assert_eq!(
+        c.get_i64("replica.socket.receive.buffer.bytes"),
+        Some(65_536)
+    );
     let c = load_ok(&format!("{MINIMAL}num.replica.fetchers=4\n"));
     assert_eq!(c.get_i64("num.replica.fetchers"), Some(4));
     assert_eq!(
@@ -467,10 +473,8 @@ fn replica_fetcher_settings_are_validated_as_kafka_does() {
     assert!(validate_dynamic_broker_config("num.replica.fetchers", "0").is_err());
     assert!(validate_dynamic_broker_config("replica.fetch.max.bytes", "10").is_err());
     let base = load_ok(MINIMAL);
-    let defaults = std::collections::BTreeMap::from([(
-        "num.replica.fetchers".to_string(),
-        "2".to_string(),
-    )]);
+    let defaults =
+        std::collections::BTreeMap::from([("num.replica.fetchers".to_string(), "2".to_string())]);
     let eff = base
         .with_dynamic(&defaults, &std::collections::BTreeMap::new())
         .unwrap();
