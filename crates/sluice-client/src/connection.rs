@@ -45,10 +45,49 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// Opens a TCP stream to `addr`, sizing the receive buffer first when asked (it must be set
+/// before connecting for the TCP window scale to take it into account).
+async fn open_stream(addr: &str, receive_buffer_bytes: Option<u32>) -> std::io::Result<TcpStream> {
+    let Some(size) = receive_buffer_bytes else {
+        return TcpStream::connect(addr).await;
+    };
+    let mut last = None;
+    for sa in tokio::net::lookup_host(addr).await? {
+        let socket = if sa.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_recv_buffer_size(size)?;
+        match socket.connect(sa).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no address for {addr}"),
+        )
+    }))
+}
+
 impl Connection {
     /// Connects to `addr` (`host:port`) and negotiates API versions.
     pub async fn connect(addr: &str, client_id: &str, timeout: Duration) -> Result<Self> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        Self::connect_with_receive_buffer(addr, client_id, timeout, None).await
+    }
+
+    /// [`Connection::connect`] with the socket's receive buffer (SO_RCVBUF) set to
+    /// `receive_buffer_bytes` before connecting (Kafka's `*.receive.buffer.bytes`; `None` keeps
+    /// the OS default, as Kafka's -1 does).
+    pub async fn connect_with_receive_buffer(
+        addr: &str,
+        client_id: &str,
+        timeout: Duration,
+        receive_buffer_bytes: Option<u32>,
+    ) -> Result<Self> {
+        let stream = tokio::time::timeout(timeout, open_stream(addr, receive_buffer_bytes))
             .await
             .map_err(|_| ClientError::Timeout {
                 addr: addr.to_string(),

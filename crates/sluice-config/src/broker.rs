@@ -371,8 +371,31 @@ impl Resolver<'_> {
         Ok(self.i64(hours)?.saturating_mul(3_600_000))
     }
 
+    /// Kafka's `KafkaConfig` requirements between the replica fetch timeouts.
+    fn check_replica_fetch_timeouts(&self) -> Result<(), ConfigError> {
+        let wait = self.i64("replica.fetch.wait.max.ms")?;
+        let socket = self.i64("replica.socket.timeout.ms")?;
+        let lag = self.i64("replica.lag.time.max.ms")?;
+        if wait > socket {
+            return Err(ConfigError::invalid(
+                "replica.socket.timeout.ms",
+                &socket.to_string(),
+                "replica.socket.timeout.ms should always be at least replica.fetch.wait.max.ms to prevent unnecessary socket timeouts",
+            ));
+        }
+        if wait > lag {
+            return Err(ConfigError::invalid(
+                "replica.fetch.wait.max.ms",
+                &wait.to_string(),
+                "replica.fetch.wait.max.ms should always be less than or equal to replica.lag.time.max.ms to prevent frequent changes in ISR",
+            ));
+        }
+        Ok(())
+    }
+
     fn resolve(&self, embedded: bool) -> Result<BrokerConfig, ConfigError> {
         let node_id = self.node_id()?;
+        self.check_replica_fetch_timeouts()?;
         let process_roles = self.process_roles()?;
         let map_key = "listener.security.protocol.map";
         let mut protocol_map = parse_protocol_map(map_key, &self.string(map_key)?)?;

@@ -396,7 +396,7 @@ pub(crate) static BROKER_DEFS: &[ConfigDef] = &[
     )
     .dynamic(),
     d("num.replica.alter.log.dirs.threads", Int, None, Any),
-    d("num.replica.fetchers", Int, Some("1"), Any).dynamic(),
+    d("num.replica.fetchers", Int, Some("1"), AtLeast(1)).dynamic(),
     d("offset.metadata.max.bytes", Int, Some("4096"), Any),
     d("offsets.commit.timeout.ms", Int, Some("5000"), AtLeast(1)),
     d("offsets.load.buffer.size", Int, Some("5242880"), AtLeast(1)),

@@ -428,3 +428,55 @@ fn dynamic_configs_layer_over_static_ones_in_kafkas_order() {
     assert!(validate_dynamic_broker_config("node.id", "2").is_err());
     assert!(validate_dynamic_broker_config("log.retention.ms", "abc").is_err());
 }
+
+#[test]
+fn replica_fetcher_settings_are_validated_as_kafka_does() {
+    let c = load_ok(MINIMAL);
+    assert_eq!(c.get_i64("num.replica.fetchers"), Some(1));
+    assert_eq!(c.get_i64("replica.fetch.min.bytes"), Some(1));
+    assert_eq!(
+        c.get_i64("replica.fetch.response.max.bytes"),
+        Some(10_485_760)
+    );
+    assert_eq!(c.get_i64("replica.fetch.wait.max.ms"), Some(500));
+    assert_eq!(c.get_i64("replica.fetch.backoff.ms"), Some(1000));
+    assert_eq!(c.get_i64("replica.socket.timeout.ms"), Some(30_000));
+    assert_eq!(
+        c.get_i64("replica.socket.receive.buffer.bytes"),
+        Some(65_536)
+    );
+    let c = load_ok(&format!("{MINIMAL}num.replica.fetchers=4\n"));
+    assert_eq!(c.get_i64("num.replica.fetchers"), Some(4));
+    assert_eq!(
+        err(&format!("{MINIMAL}num.replica.fetchers=0\n")),
+        "Invalid value 0 for configuration num.replica.fetchers: Value must be at least 1"
+    );
+    // Kafka's cross-key requirements.
+    assert_eq!(
+        err(&format!(
+            "{MINIMAL}replica.fetch.wait.max.ms=5000\nreplica.socket.timeout.ms=4000\n"
+        )),
+        "Invalid value 4000 for configuration replica.socket.timeout.ms: replica.socket.timeout.ms should always be at least replica.fetch.wait.max.ms to prevent unnecessary socket timeouts"
+    );
+    assert_eq!(
+        err(&format!(
+            "{MINIMAL}replica.fetch.wait.max.ms=3000\nreplica.lag.time.max.ms=2000\n"
+        )),
+        "Invalid value 3000 for configuration replica.fetch.wait.max.ms: replica.fetch.wait.max.ms should always be less than or equal to replica.lag.time.max.ms to prevent frequent changes in ISR"
+    );
+    load_ok(&format!(
+        "{MINIMAL}replica.fetch.wait.max.ms=2000\nreplica.lag.time.max.ms=2000\nreplica.socket.timeout.ms=2000\n"
+    ));
+    // Dynamically alterable (per broker or cluster-wide), at least 1.
+    use sluice_config::validate_dynamic_broker_config;
+    assert!(validate_dynamic_broker_config("num.replica.fetchers", "3").is_ok());
+    assert!(validate_dynamic_broker_config("num.replica.fetchers", "0").is_err());
+    assert!(validate_dynamic_broker_config("replica.fetch.max.bytes", "10").is_err());
+    let base = load_ok(MINIMAL);
+    let defaults =
+        std::collections::BTreeMap::from([("num.replica.fetchers".to_string(), "2".to_string())]);
+    let eff = base
+        .with_dynamic(&defaults, &std::collections::BTreeMap::new())
+        .unwrap();
+    assert_eq!(eff.get_i64("num.replica.fetchers"), Some(2));
+}

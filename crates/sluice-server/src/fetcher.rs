@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sluice_client::Connection;
 use sluice_metadata::MetadataImage;
@@ -29,25 +29,54 @@ const FETCH_VERSION: i16 = 12;
 struct Fetching {
     partition: Arc<Partition>,
     leader_epoch: i32,
+    /// Not fetched before this instant: the partition's last answer was an error
+    /// (`replica.fetch.backoff.ms`, Kafka's delayed partitions).
+    delayed_until: Option<Instant>,
 }
+
+type Parts = Arc<Mutex<HashMap<TopicPartition, Fetching>>>;
+
+/// A fetcher is identified as in Kafka: the broker it fetches from and its fetcher id
+/// (`0..num.replica.fetchers`).
+type FetcherKey = (i32, i32);
 
 struct Fetcher {
     addr: String,
-    parts: Arc<Mutex<HashMap<TopicPartition, Fetching>>>,
+    /// The partitions this fetcher owns. A response is applied with this lock held, and only
+    /// to partitions still owned at the epoch and log end offset it was fetched for, so a
+    /// partition moved to another fetcher is never written by two fetchers.
+    parts: Parts,
     wake: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
 }
 
-/// The fetchers of this broker, one per leader it follows.
+/// The fetchers of this broker: `num.replica.fetchers` per leader it follows (only those with
+/// partitions run), each with its own connection.
 #[derive(Default)]
 pub struct FetcherManager {
-    fetchers: Mutex<HashMap<i32, Fetcher>>,
+    fetchers: Mutex<HashMap<FetcherKey, Fetcher>>,
     /// While set, fetchers send no fetch and drop any answer that arrives (tests use it to
     /// stall a live follower: it keeps heartbeating but falls behind).
     paused: std::sync::atomic::AtomicBool,
 }
 
-/// Replica fetch settings (Kafka's `replica.fetch.*`).
+/// Java's `String.hashCode` (UTF-16 code units, 32-bit wrapping arithmetic).
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+}
+
+/// Kafka's `AbstractFetcherManager.getFetcherId`:
+/// `Utils.abs(31 * topic.hashCode() + partition) % numFetchers` (`Utils.abs(MIN_VALUE)` is 0).
+pub fn fetcher_id(topic: &str, partition: i32, num_fetchers: i32) -> i32 {
+    let n = 31i32
+        .wrapping_mul(java_string_hash(topic))
+        .wrapping_add(partition);
+    let abs = if n == i32::MIN { 0 } else { n.abs() };
+    abs % num_fetchers.max(1)
+}
+
+/// Replica fetch settings (Kafka's `replica.fetch.*`, `replica.socket.*`).
 #[derive(Clone, Copy)]
 struct Settings {
     max_wait_ms: i32,
@@ -55,48 +84,63 @@ struct Settings {
     max_bytes: i32,
     partition_max_bytes: i32,
     backoff: Duration,
+    socket_timeout: Duration,
+    receive_buffer: Option<u32>,
 }
 
 fn settings(broker: &Broker) -> Settings {
     let c = broker.effective_config();
     let int = |k: &str, d: i64| c.get_i64(k).unwrap_or(d);
+    let i32_max = i64::from(i32::MAX);
     Settings {
-        max_wait_ms: int("replica.fetch.wait.max.ms", 500).clamp(0, 60_000) as i32,
-        min_bytes: int("replica.fetch.min.bytes", 1).clamp(0, i32::MAX as i64) as i32,
-        max_bytes: int("replica.fetch.response.max.bytes", 10 << 20).clamp(1, i32::MAX as i64)
-            as i32,
-        partition_max_bytes: int("replica.fetch.max.bytes", 1 << 20).clamp(1, i32::MAX as i64)
-            as i32,
+        max_wait_ms: int("replica.fetch.wait.max.ms", 500).clamp(0, i32_max) as i32,
+        min_bytes: int("replica.fetch.min.bytes", 1).clamp(0, i32_max) as i32,
+        max_bytes: int("replica.fetch.response.max.bytes", 10 << 20).clamp(0, i32_max) as i32,
+        partition_max_bytes: int("replica.fetch.max.bytes", 1 << 20).clamp(0, i32_max) as i32,
+        // 0 is honoured as 1 ms so that a broken leader cannot spin a fetcher.
         backoff: Duration::from_millis(
-            int("replica.fetch.backoff.ms", 1000).clamp(10, 60_000) as u64
+            int("replica.fetch.backoff.ms", 1000).clamp(1, i32_max) as u64
         ),
+        socket_timeout: Duration::from_millis(
+            int("replica.socket.timeout.ms", 30_000).clamp(1, i32_max) as u64,
+        ),
+        // Kafka's -1: the OS default.
+        receive_buffer: u32::try_from(int("replica.socket.receive.buffer.bytes", 65_536))
+            .ok()
+            .filter(|n| *n > 0),
     }
 }
 
 impl FetcherManager {
     /// Brings the fetchers in line with the image: every hosted partition led by another live
-    /// broker is fetched from that broker at its current leader epoch; nothing else is.
+    /// broker is fetched from that broker, by fetcher [`fetcher_id`] of
+    /// `num.replica.fetchers`, at its current leader epoch; nothing else is.
     pub fn update(
         &self,
         broker: &Arc<Broker>,
         image: &MetadataImage,
         partitions: &[Arc<Partition>],
     ) {
-        let mut want: HashMap<i32, Vec<(Arc<Partition>, i32)>> = HashMap::new();
+        let num_fetchers = broker
+            .effective_config()
+            .get_i64("num.replica.fetchers")
+            .unwrap_or(1)
+            .clamp(1, i64::from(i32::MAX)) as i32;
+        let mut want: HashMap<FetcherKey, Vec<(Arc<Partition>, i32)>> = HashMap::new();
         for p in partitions {
             let st = p.state();
             if st.leader >= 0
                 && st.leader != broker.node_id
                 && st.replicas.contains(&broker.node_id)
             {
-                want.entry(st.leader)
+                let id = fetcher_id(&p.tp.topic, p.tp.partition, num_fetchers);
+                want.entry((st.leader, id))
                     .or_default()
                     .push((p.clone(), st.leader_epoch));
             }
         }
         let listener = broker.config.inter_broker_listener_name.clone();
         let mut fetchers = lock(&self.fetchers);
-        // Fetchers of leaders we no longer follow (or whose address changed) stop.
         let addr_of = |leader: i32| {
             image.brokers.get(&leader).and_then(|b| {
                 b.endpoints
@@ -106,28 +150,38 @@ impl FetcherManager {
                     .map(|e| format!("{}:{}", e.host, e.port))
             })
         };
-        fetchers.retain(|leader, f| {
-            let keep = want.contains_key(leader) && addr_of(*leader).as_deref() == Some(&f.addr);
-            if !keep {
+        // First every fetcher lets go of what it no longer owns (waiting for a response being
+        // applied), and fetchers of leaders we no longer follow, whose address changed or
+        // whose id is beyond `num.replica.fetchers`, stop; only then are partitions handed to
+        // their new fetchers.
+        fetchers.retain(|key, f| {
+            let keep = want.contains_key(key) && addr_of(key.0).as_deref() == Some(&f.addr);
+            let mut map = lock(&f.parts);
+            if keep {
+                let owned = &want[key];
+                map.retain(|tp, _| owned.iter().any(|(p, _)| p.tp == *tp));
+            } else {
+                map.clear();
                 f.task.abort();
             }
             keep
         });
-        for (leader, parts) in want {
+        for (key, parts) in want {
+            let (leader, fetcher_id) = key;
             let Some(addr) = addr_of(leader) else {
                 continue;
             };
-            let f = fetchers.entry(leader).or_insert_with(|| {
-                let parts = Arc::new(Mutex::new(HashMap::new()));
+            let f = fetchers.entry(key).or_insert_with(|| {
+                let parts: Parts = Arc::new(Mutex::new(HashMap::new()));
                 let wake = Arc::new(Notify::new());
                 let task = tokio::spawn(run(
                     Arc::downgrade(broker),
-                    leader,
+                    key,
                     addr.clone(),
                     parts.clone(),
                     wake.clone(),
                 ));
-                tracing::info!(leader, %addr, "started replica fetcher");
+                tracing::info!(leader, fetcher_id, %addr, "started replica fetcher");
                 Fetcher {
                     addr,
                     parts,
@@ -136,19 +190,39 @@ impl FetcherManager {
                 }
             });
             let mut map = lock(&f.parts);
-            map.clear();
             for (p, epoch) in parts {
+                // A partition kept at the same epoch keeps its backoff (Kafka keeps its fetch
+                // state); a new one or a new epoch starts fresh.
+                let delayed_until = map
+                    .get(&p.tp)
+                    .filter(|old| old.leader_epoch == epoch && Arc::ptr_eq(&old.partition, &p))
+                    .and_then(|old| old.delayed_until);
                 map.insert(
                     p.tp.clone(),
                     Fetching {
                         partition: p,
                         leader_epoch: epoch,
+                        delayed_until,
                     },
                 );
             }
             drop(map);
             f.wake.notify_one();
         }
+    }
+
+    /// Which partitions each fetcher owns: (source broker, fetcher id) → partitions, sorted.
+    /// (Kafka exposes the same through its fetcher thread names and metrics.)
+    pub fn assignment(&self) -> BTreeMap<(i32, i32), Vec<TopicPartition>> {
+        lock(&self.fetchers)
+            .iter()
+            .map(|(key, f)| {
+                let mut tps: Vec<TopicPartition> = lock(&f.parts).keys().cloned().collect();
+                tps.sort();
+                (*key, tps)
+            })
+            .filter(|(_, tps)| !tps.is_empty())
+            .collect()
     }
 
     /// Pauses (true) or resumes (false) replica fetching on this broker.
@@ -173,13 +247,15 @@ impl FetcherManager {
     }
 }
 
-async fn run(
-    broker: Weak<Broker>,
-    leader: i32,
-    addr: String,
-    parts: Arc<Mutex<HashMap<TopicPartition, Fetching>>>,
-    wake: Arc<Notify>,
-) {
+/// What one fetch asked for a partition.
+struct Sent {
+    partition: Arc<Partition>,
+    leader_epoch: i32,
+    fetch_offset: i64,
+}
+
+async fn run(broker: Weak<Broker>, key: FetcherKey, addr: String, parts: Parts, wake: Arc<Notify>) {
+    let (leader, fetcher_id) = key;
     let mut conn: Option<Connection> = None;
     loop {
         let Some(b) = broker.upgrade() else { return };
@@ -191,12 +267,27 @@ async fn run(
             let _ = tokio::time::timeout(Duration::from_millis(20), wake.notified()).await;
             continue;
         }
-        let snapshot: Vec<(TopicPartition, Arc<Partition>, i32)> = lock(&parts)
-            .iter()
-            .map(|(tp, f)| (tp.clone(), f.partition.clone(), f.leader_epoch))
-            .collect();
-        if snapshot.is_empty() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+        let now = Instant::now();
+        let mut next_ready: Option<Instant> = None;
+        let mut sent: HashMap<TopicPartition, Sent> = HashMap::new();
+        for (tp, f) in lock(&parts).iter() {
+            if let Some(until) = f.delayed_until.filter(|u| *u > now) {
+                next_ready = Some(next_ready.map_or(until, |n| n.min(until)));
+                continue;
+            }
+            sent.insert(
+                tp.clone(),
+                Sent {
+                    partition: f.partition.clone(),
+                    leader_epoch: f.leader_epoch,
+                    fetch_offset: f.partition.log.log_end_offset(),
+                },
+            );
+        }
+        if sent.is_empty() {
+            // Nothing fetchable: wait for new partitions, or for the first backoff to end.
+            let wait = next_ready.map_or(s.backoff, |n| n.saturating_duration_since(now));
+            let _ = tokio::time::timeout(wait, wake.notified()).await;
             continue;
         }
         let usable = match &conn {
@@ -204,17 +295,17 @@ async fn run(
             None => false,
         };
         if !usable {
-            let timeout = Duration::from_millis(s.max_wait_ms as u64) + Duration::from_secs(30);
-            match Connection::connect(
+            match Connection::connect_with_receive_buffer(
                 &addr,
-                &format!("broker-{node_id}-fetcher-{leader}"),
-                timeout,
+                &format!("broker-{node_id}-fetcher-{fetcher_id}"),
+                s.socket_timeout,
+                s.receive_buffer,
             )
             .await
             {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
-                    tracing::debug!(leader, %addr, error = %e, "replica fetcher cannot connect");
+                    tracing::debug!(leader, fetcher_id, %addr, error = %e, "replica fetcher cannot connect");
                     conn = None;
                     tokio::time::sleep(s.backoff).await;
                     continue;
@@ -222,15 +313,15 @@ async fn run(
             }
         }
         let Some(c) = conn.as_ref() else { continue };
-        let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();
-        for (tp, p, epoch) in &snapshot {
-            topics.entry(tp.topic.clone()).or_default().push(
+        let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
+        for (tp, x) in &sent {
+            topics.entry(tp.topic.as_str()).or_default().push(
                 FetchPartition::default()
                     .with_partition(tp.partition)
-                    .with_current_leader_epoch(*epoch)
-                    .with_fetch_offset(p.log.log_end_offset())
-                    .with_last_fetched_epoch(p.log.latest_epoch().unwrap_or(-1))
-                    .with_log_start_offset(p.log.log_start_offset())
+                    .with_current_leader_epoch(x.leader_epoch)
+                    .with_fetch_offset(x.fetch_offset)
+                    .with_last_fetched_epoch(x.partition.log.latest_epoch().unwrap_or(-1))
+                    .with_log_start_offset(x.partition.log.log_start_offset())
                     .with_partition_max_bytes(s.partition_max_bytes),
             );
         }
@@ -246,7 +337,7 @@ async fn run(
                     .into_iter()
                     .map(|(t, ps)| {
                         FetchTopic::default()
-                            .with_topic(TopicName(str_bytes(t)))
+                            .with_topic(TopicName(str_bytes(t.to_string())))
                             .with_partitions(ps)
                     })
                     .collect(),
@@ -254,7 +345,7 @@ async fn run(
         let response = match c.send_at(&request, FETCH_VERSION).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::debug!(leader, error = %e, "replica fetch failed");
+                tracing::debug!(leader, fetcher_id, error = %e, "replica fetch failed");
                 conn = None;
                 tokio::time::sleep(s.backoff).await;
                 continue;
@@ -263,23 +354,35 @@ async fn run(
         if broker.upgrade().is_none_or(|b| b.fetchers.is_paused()) {
             continue;
         }
-        let mut backoff = false;
+        if response.error_code != codes::NONE {
+            tracing::debug!(
+                leader,
+                fetcher_id,
+                code = response.error_code,
+                "replica fetch refused"
+            );
+            tokio::time::sleep(s.backoff).await;
+            continue;
+        }
+        let mut map = lock(&parts);
         for topic in response.responses {
             for data in topic.partitions {
                 let tp = TopicPartition::new(topic.topic.0.to_string(), data.partition_index);
-                // Only if still fetched at the same epoch (the image may have moved on).
-                let current = lock(&parts)
-                    .get(&tp)
-                    .map(|f| (f.partition.clone(), f.leader_epoch));
-                let Some((p, epoch)) = current else { continue };
-                if snapshot.iter().any(|(t, _, e)| *t == tp && *e != epoch) {
+                // Only if this fetcher still owns the partition at the epoch and offset it
+                // asked for (the image may have moved it, or it was truncated meanwhile).
+                let (Some(asked), Some(f)) = (sent.get(&tp), map.get_mut(&tp)) else {
+                    continue;
+                };
+                if f.leader_epoch != asked.leader_epoch
+                    || !Arc::ptr_eq(&f.partition, &asked.partition)
+                    || f.partition.log.log_end_offset() != asked.fetch_offset
+                {
                     continue;
                 }
-                backoff |= !process(&p, &data);
+                if !process(&f.partition, &data) {
+                    f.delayed_until = Some(Instant::now() + s.backoff);
+                }
             }
-        }
-        if backoff {
-            tokio::time::sleep(s.backoff.min(Duration::from_millis(200))).await;
         }
     }
 }
@@ -336,4 +439,47 @@ fn process(p: &Partition, data: &PartitionData) -> bool {
     }
     p.notify();
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fetcher_id, java_string_hash};
+
+    /// Expected values computed outside Rust by emulating Java's `String.hashCode` (UTF-16
+    /// code units, 32-bit two's-complement wrapping) and Kafka's
+    /// `Utils.abs(31 * hash + partition) % n` in Python.
+    #[test]
+    fn java_string_hash_matches_java() {
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("spread"), -895_684_237);
+        assert_eq!(java_string_hash("__consumer_offsets"), -970_371_369);
+        assert_eq!(java_string_hash("my-topic"), -1_894_580_786);
+        assert_eq!(java_string_hash("payments.eu-west-1"), 1_677_770_191);
+        // Non-ASCII, including a character outside the BMP (a UTF-16 surrogate pair).
+        assert_eq!(java_string_hash("zürich-€-𝄞"), 1_192_112_378);
+        assert_eq!(java_string_hash("bzcqugrr"), -1_454_747_624);
+    }
+
+    #[test]
+    fn fetcher_id_is_kafkas_formula() {
+        let ids = |t: &str, n: i32| (0..6).map(|p| fetcher_id(t, p, n)).collect::<Vec<_>>();
+        assert_eq!(ids("spread", 3), [1, 0, 2, 1, 0, 2]);
+        assert_eq!(ids("__consumer_offsets", 3), [2, 1, 0, 2, 1, 0]);
+        assert_eq!(ids("my-topic", 3), [0, 1, 2, 0, 1, 2]);
+        assert_eq!(ids("payments.eu-west-1", 3), [1, 2, 0, 1, 2, 0]);
+        assert_eq!(ids("zürich-€-𝄞", 3), [1, 0, 2, 1, 0, 2]);
+        assert_eq!(ids("", 3), [0, 1, 2, 0, 1, 2]);
+        assert_eq!(fetcher_id("spread", 7, 5), 4);
+        assert_eq!(fetcher_id("my-topic", 1000, 7), 6);
+        assert_eq!(fetcher_id("payments.eu-west-1", 1000, 7), 4);
+        assert_eq!(fetcher_id("zürich-€-𝄞", 1000, 7), 3);
+        // 31 * hash("bzcqugrr") + 19736 wraps to Integer.MIN_VALUE, which Utils.abs maps to 0;
+        // one less is Integer.MAX_VALUE, one more is -MAX_VALUE.
+        assert_eq!(fetcher_id("bzcqugrr", 19_736, 3), 0);
+        assert_eq!(fetcher_id("bzcqugrr", 19_735, 3), 1);
+        assert_eq!(fetcher_id("bzcqugrr", 19_735, 7), 1);
+        assert_eq!(fetcher_id("bzcqugrr", 19_737, 7), 1);
+        // One fetcher: everything on fetcher 0.
+        assert!((0..100).all(|p| fetcher_id("spread", p, 1) == 0));
+    }
 }
