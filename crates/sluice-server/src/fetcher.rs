@@ -379,17 +379,36 @@ async fn run(broker: Weak<Broker>, key: FetcherKey, addr: String, parts: Parts, 
                 {
                     continue;
                 }
-                if !process(&f.partition, &data) {
-                    f.delayed_until = Some(Instant::now() + s.backoff);
+                match process(&f.partition, &data) {
+                    Fetched::Ok => {}
+                    Fetched::Backoff => f.delayed_until = Some(Instant::now() + s.backoff),
+                    Fetched::LeaderBehind => {
+                        f.delayed_until = Some(Instant::now() + s.backoff.min(LEADER_BEHIND_RETRY))
+                    }
                 }
             }
         }
     }
 }
 
-/// Applies one partition's fetch answer to the follower log. False when the partition
-/// answered an error the fetcher should back off from.
-fn process(p: &Partition, data: &PartitionData) -> bool {
+/// What one partition's fetch answer asks of the fetcher.
+enum Fetched {
+    Ok,
+    /// An error: hold the partition back for `replica.fetch.backoff.ms`.
+    Backoff,
+    /// The leader we fetch from has not applied the leadership change we know of yet
+    /// (NOT_LEADER_OR_FOLLOWER or UNKNOWN_LEADER_EPOCH from the replica our image names as
+    /// leader): it does within milliseconds, so retry after `LEADER_BEHIND_RETRY`. Kafka
+    /// waits the full backoff (1 s by default) here, which right after a failover holds up
+    /// the new leader's HW, and so every acks=all produce, by that second.
+    LeaderBehind,
+}
+
+/// Retry delay for `Fetched::LeaderBehind` (capped by `replica.fetch.backoff.ms`).
+const LEADER_BEHIND_RETRY: Duration = Duration::from_millis(50);
+
+/// Applies one partition's fetch answer to the follower log.
+fn process(p: &Partition, data: &PartitionData) -> Fetched {
     let log = &p.log;
     match data.error_code {
         codes::NONE => {}
@@ -405,11 +424,15 @@ fn process(p: &Partition, data: &PartitionData) -> bool {
                 tracing::warn!(partition = %p.tp, error = %e, "follower truncation failed");
             }
             p.notify();
-            return true;
+            return Fetched::Ok;
+        }
+        codes::NOT_LEADER_OR_FOLLOWER | codes::UNKNOWN_LEADER_EPOCH => {
+            tracing::debug!(partition = %p.tp, code = data.error_code, "leader has not applied the leadership change yet");
+            return Fetched::LeaderBehind;
         }
         code => {
             tracing::debug!(partition = %p.tp, code, "replica fetch error");
-            return false;
+            return Fetched::Backoff;
         }
     }
     if data.diverging_epoch.epoch >= 0 {
@@ -424,12 +447,12 @@ fn process(p: &Partition, data: &PartitionData) -> bool {
             tracing::warn!(partition = %p.tp, error = %e, "follower truncation failed");
         }
         p.notify();
-        return true;
+        return Fetched::Ok;
     }
     if let Some(records) = data.records.as_ref().filter(|r| !r.is_empty()) {
         if let Err(e) = log.append_as_follower(records) {
             tracing::warn!(partition = %p.tp, error = %e, "follower append failed");
-            return false;
+            return Fetched::Backoff;
         }
     }
     log.update_high_watermark(data.high_watermark.min(log.log_end_offset()));
@@ -438,7 +461,7 @@ fn process(p: &Partition, data: &PartitionData) -> bool {
         let _ = log.delete_records_before(data.log_start_offset.min(log.log_end_offset()));
     }
     p.notify();
-    true
+    Fetched::Ok
 }
 
 #[cfg(test)]

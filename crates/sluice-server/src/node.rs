@@ -27,6 +27,8 @@ use crate::{controller, isr, lifecycle};
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the controller to move this broker's leaderships away.
 const CONTROLLED_SHUTDOWN: Duration = Duration::from_secs(10);
+/// How long shutdown lets background tasks finish before aborting them.
+const TASK_GRACE: Duration = Duration::from_secs(3);
 
 pub struct Node {
     broker: Arc<Broker>,
@@ -239,8 +241,14 @@ impl Node {
             lifecycle::controlled_shutdown(&self.broker, CONTROLLED_SHUTDOWN).await;
         }
         let _ = self.shutdown.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        // Background tasks stop at their next await point; one caught in a controller write
+        // that cannot commit (peers stopping at the same time took the quorum with them)
+        // would hold shutdown up to the commit timeout, so they get a bounded grace.
+        let grace = tokio::time::Instant::now() + TASK_GRACE;
+        for mut t in self.tasks {
+            if tokio::time::timeout_at(grace, &mut t).await.is_err() {
+                t.abort();
+            }
         }
         self.connections.wait_idle(SHUTDOWN_DRAIN).await;
         let _ = self.applier_stop.send(true);
