@@ -311,7 +311,7 @@ fn shared_append_writes_the_same_bytes_as_in_place_append() {
         let m2 = open(d2.path(), cfg.clone());
         let in_place = log(&m1, cfg.clone());
         let shared = log(&m2, cfg.clone());
-        for i in 0..150 {
+        for i in 0..400 {
             let n = 1 + (i % 6);
             let original = batch(n, 2000 + i as i64);
             let mut b = original.clone();
