@@ -319,6 +319,18 @@ pub fn set_log_append_time(buf: &mut [u8], now_ms: i64) {
     buf[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// [`set_log_append_time`] for a batch held in two parts: a copy of its 61-byte header `head`
+/// (patched) and the untouched bytes after it, `rest`. The CRC is computed over the patched
+/// header followed by `rest`, so the result equals patching the whole batch in place. Lets the
+/// broker append a batch straight from the request buffer without copying its body.
+pub fn set_log_append_time_split(head: &mut [u8; HEADER_SIZE], rest: &[u8], now_ms: i64) {
+    let attrs = be_i16(head, ATTRIBUTES) | TIMESTAMP_TYPE_BIT;
+    head[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attrs.to_be_bytes());
+    head[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&head[ATTRIBUTES..]), rest);
+    head[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Builds a complete, valid, uncompressed v2 batch from already-encoded records. Used by the
 /// broker for control batches and by tests; clients encode through `kafka-protocol`.
 #[allow(clippy::too_many_arguments)]
@@ -409,6 +421,20 @@ mod tests {
         h.validate().unwrap();
         assert!(h.is_log_append_time());
         assert_eq!(h.max_timestamp(), 123456);
+    }
+
+    #[test]
+    fn split_log_append_time_matches_in_place() {
+        let mut whole = sample(b"some record bytes", 3);
+        let mut head = [0u8; HEADER_SIZE];
+        head.copy_from_slice(&whole[..HEADER_SIZE]);
+        let rest = whole[HEADER_SIZE..].to_vec();
+        set_log_append_time(&mut whole, 987654);
+        set_log_append_time_split(&mut head, &rest, 987654);
+        assert_eq!(&whole[..HEADER_SIZE], &head[..]);
+        let mut joined = head.to_vec();
+        joined.extend_from_slice(&rest);
+        BatchHeader::parse(&joined).unwrap().validate().unwrap();
     }
 
     #[test]

@@ -457,11 +457,11 @@ impl ReplicaManager {
             .log
             .validate_compacted_batch(records)
             .map_err(|e| ProduceError::new(e.kafka_code(), e.to_string()))?;
-        let mut owned = records.to_vec();
+        // Written straight from the request buffer: only the header is copied and patched.
         let epoch = partition.leader_epoch();
         let info = partition
             .log
-            .append_as_leader(&mut owned, epoch, now_ms)
+            .append_as_leader_shared(records, epoch, now_ms)
             .map_err(|e| ProduceError::new(log_error_code(&e), e.to_string()))?;
         if !info.duplicate {
             partition.maybe_advance_hw();

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock};
 
 use sluice_protocol::record_batch::{
-    set_base_offset, set_log_append_time, set_partition_leader_epoch, BatchHeader,
+    set_base_offset, set_log_append_time_split, set_partition_leader_epoch, BatchHeader,
+    HEADER_SIZE,
 };
 
 use crate::epoch_cache::LeaderEpochCache;
@@ -184,14 +185,46 @@ impl Log {
     /// Appends exactly one already-validated v2 batch as leader: assigns offsets from the log
     /// end, patches the leader epoch (and LogAppendTime if configured), runs the idempotent
     /// producer checks, writes it to the active segment (rolling first if needed). No fsync.
+    /// The batch in `batch` is patched in place as written.
     pub fn append_as_leader(
         &self,
         batch: &mut [u8],
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
+        let mut head = [0u8; HEADER_SIZE];
+        let info = self.append_leader_parts(batch, &mut head, leader_epoch, now_ms)?;
+        if !info.duplicate {
+            batch[..HEADER_SIZE].copy_from_slice(&head);
+        }
+        Ok(info)
+    }
+
+    /// [`Log::append_as_leader`] for a batch the caller cannot (or need not) mutate, e.g. a
+    /// slice of a Produce request's buffer: the 61-byte header is copied and patched, and the
+    /// segment gets the patched header plus the untouched rest of `batch` in one `pwritev`, so
+    /// the batch body is never copied in user space.
+    pub fn append_as_leader_shared(
+        &self,
+        batch: &[u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        let mut head = [0u8; HEADER_SIZE];
+        self.append_leader_parts(batch, &mut head, leader_epoch, now_ms)
+    }
+
+    /// Shared body of the leader appends: `head` receives the patched header of `batch`
+    /// (valid once the call returns a non-duplicate append).
+    fn append_leader_parts(
+        &self,
+        batch: &[u8],
+        head: &mut [u8; HEADER_SIZE],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
         self.check_alive()?;
-        let (pb, last_delta, count) = {
+        let (pb, last_delta, count, max_ts) = {
             let h = BatchHeader::parse(batch)?;
             if h.total_size() != batch.len() {
                 return Err(LogError::Corrupt(format!(
@@ -200,8 +233,16 @@ impl Log {
                     batch.len()
                 )));
             }
-            (producer_batch(&h), h.last_offset_delta(), h.records_count())
+            (
+                producer_batch(&h),
+                h.last_offset_delta(),
+                h.records_count(),
+                h.max_timestamp(),
+            )
         };
+        // parse() guarantees at least HEADER_SIZE bytes.
+        head.copy_from_slice(&batch[..HEADER_SIZE]);
+        let rest = &batch[HEADER_SIZE..];
         let config = self.config();
         if batch.len() as u64 > config.segment_bytes.min(i32::MAX as u64) {
             return Err(LogError::RecordBatchTooLarge {
@@ -221,19 +262,20 @@ impl Log {
             });
         }
         let base = self.log_end_offset();
-        set_base_offset(batch, base);
-        set_partition_leader_epoch(batch, leader_epoch);
-        let log_append_time = if config.timestamp_type == TimestampType::LogAppendTime {
-            set_log_append_time(batch, now_ms);
-            now_ms
+        set_base_offset(head, base);
+        set_partition_leader_epoch(head, leader_epoch);
+        let (log_append_time, max_ts) = if config.timestamp_type == TimestampType::LogAppendTime {
+            set_log_append_time_split(head, rest, now_ms);
+            (now_ms, now_ms)
         } else {
-            -1
-        };
-        let info = match BatchHeader::parse(batch) {
-            Ok(h) => BatchInfo::of(&h),
-            Err(e) => return Err(e.into()),
+            (-1, max_ts)
         };
         let last = base + last_delta as i64;
+        let info = BatchInfo {
+            last_offset: last,
+            max_ts,
+            size: batch.len() as u64,
+        };
         let mut active = self.active_segment().ok_or_else(|| self.no_segment())?;
         if active.should_roll(
             batch.len() as u64,
@@ -245,7 +287,7 @@ impl Log {
         ) {
             active = self.roll_locked(&st, base)?;
         }
-        active.append(batch, info, config.index_interval_bytes)?;
+        active.append_parts(&head[..], rest, info, config.index_interval_bytes)?;
         st.producers.update(&pb, base, last, info.max_ts);
         if st.epochs.assign(leader_epoch, base) {
             st.epochs_dirty = true;

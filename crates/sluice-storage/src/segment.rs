@@ -416,14 +416,26 @@ impl Segment {
     /// Writes one batch at the end of the file (one pwrite) and indexes it. Only the log's
     /// append path calls this, under the log's append lock, so the end cannot move underneath.
     pub fn append(&self, batch: &[u8], info: BatchInfo, interval: u64) -> std::io::Result<u64> {
+        self.append_parts(batch, &[], info, interval)
+    }
+
+    /// [`Segment::append`] for a batch given as two consecutive parts (a patched header and
+    /// the rest of the batch): one `pwritev`, no joining copy.
+    pub fn append_parts(
+        &self,
+        head: &[u8],
+        rest: &[u8],
+        info: BatchInfo,
+        interval: u64,
+    ) -> std::io::Result<u64> {
         let pos = self.meta().size;
-        self.file.write_all_at(batch, pos)?;
+        write_all_at2(&self.file, head, rest, pos)?;
         let mut m = self.meta_mut();
         if m.rolling_ts.is_none() {
             m.rolling_ts = Some(info.max_ts);
         }
         index_batch(&mut m, self.base_offset, pos, info, interval);
-        m.size = pos + batch.len() as u64;
+        m.size = pos + (head.len() + rest.len()) as u64;
         Ok(pos)
     }
 
@@ -591,4 +603,47 @@ pub(crate) fn index_batch(m: &mut SegMeta, base: i64, pos: u64, b: BatchInfo, in
     }
     m.bytes_since_index += b.size;
     m.next_offset = b.last_offset + 1;
+}
+
+/// Writes `a` then `b` at `pos` of `file`: `pwritev` of both, repeated until all is written
+/// (short writes, EINTR). Plain `write_all_at` when `b` is empty.
+fn write_all_at2(file: &File, mut a: &[u8], mut b: &[u8], mut pos: u64) -> std::io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    while !a.is_empty() && !b.is_empty() {
+        let iov = [
+            libc::iovec {
+                iov_base: a.as_ptr() as *mut libc::c_void,
+                iov_len: a.len(),
+            },
+            libc::iovec {
+                iov_base: b.as_ptr() as *mut libc::c_void,
+                iov_len: b.len(),
+            },
+        ];
+        let off = libc::off_t::try_from(pos)
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+        // SAFETY: the iovecs point into `a` and `b`, borrowed and alive for the call; the
+        // kernel only reads them. The descriptor is open (borrowed from `file`).
+        let n = unsafe { libc::pwritev(file.as_raw_fd(), iov.as_ptr(), 2, off) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let n = n as usize;
+        pos += n as u64;
+        if n < a.len() {
+            a = &a[n..];
+        } else {
+            b = &b[n - a.len()..];
+            a = &[];
+        }
+    }
+    let last = if a.is_empty() { b } else { a };
+    file.write_all_at(last, pos)
 }
