@@ -16,7 +16,8 @@ proptest! {
     #[test]
     fn read_slices_selects_whole_batches_within_limits(
         counts in proptest::collection::vec((1i32..6, 0usize..300), 1..80),
-        segment_bytes in 1500u64..20_000,
+        // Above the largest generated batch (5 records of 299 B: 1541 B), which a segment must hold.
+        segment_bytes in 2000u64..20_000,
         interval in 0u64..1500,
         queries in proptest::collection::vec((0.0f64..1.0, 0usize..6000, 0.0f64..1.2, any::<bool>()), 1..40),
     ) {
