@@ -284,12 +284,7 @@ impl Kip848Member {
         if epoch <= 0 {
             return;
         }
-        let leave_epoch = if self.instance_id.is_some() { -2 } else { -1 };
-        let req = ConsumerGroupHeartbeatRequest::default()
-            .with_group_id(GroupId(s(&self.group_id)))
-            .with_member_id(s(&member_id))
-            .with_member_epoch(leave_epoch)
-            .with_instance_id(self.instance_id.as_deref().map(s));
+        let req = leave_request(&self.group_id, self.instance_id.as_deref(), &member_id);
         let res = async {
             let (_, conn) = self
                 .client
@@ -386,12 +381,7 @@ impl Heartbeat {
             st.member_id.clone()
         };
         self.notify.notify_one();
-        let leave_epoch = if self.instance_id.is_some() { -2 } else { -1 };
-        let req = ConsumerGroupHeartbeatRequest::default()
-            .with_group_id(GroupId(s(&self.group_id)))
-            .with_member_id(s(&member_id))
-            .with_member_epoch(leave_epoch)
-            .with_instance_id(self.instance_id.as_deref().map(s));
+        let req = leave_request(&self.group_id, self.instance_id.as_deref(), &member_id);
         let res = async {
             let conn = match conn {
                 Some(c) => c.clone(),
@@ -562,4 +552,18 @@ impl Heartbeat {
         lock(&self.shared).fatal = Some(message);
         self.notify.notify_one();
     }
+}
+
+/// The leave heartbeat: member epoch -1, or -2 for a static member (it may come back).
+fn leave_request(
+    group_id: &str,
+    instance_id: Option<&str>,
+    member_id: &str,
+) -> ConsumerGroupHeartbeatRequest {
+    let leave_epoch = if instance_id.is_some() { -2 } else { -1 };
+    ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s(group_id)))
+        .with_member_id(s(member_id))
+        .with_member_epoch(leave_epoch)
+        .with_instance_id(instance_id.map(s))
 }
